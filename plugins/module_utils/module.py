@@ -1,0 +1,73 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one base every module of this collection is built on.
+
+It is amazon.aws's AnsibleAWSModule (which brings the connection options documented in
+convex_selfhost.aws.connection), plus:
+- check mode always on;
+- a region required up front, with a message that says how to set it;
+- clients whose calls retry with jittered backoff (retry.py);
+- failures that say what to fix (errors.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code, explain
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.retry import Backoff, RetryingClient
+
+try:
+    import botocore.config
+    import botocore.session
+except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
+    botocore = None
+
+_REGION_SHAPE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def known_regions():
+    """Every region botocore's bundled endpoint data knows, across all partitions."""
+    session = botocore.session.get_session()
+    regions = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("ec2", partition_name=partition))
+    return regions
+
+
+def region_problem(region):
+    """None when region is usable, else a sentence that says what is wrong with it."""
+    if not region:
+        return "region is not set: pass region (alias aws_region) or set AWS_REGION, for example us-east-1"
+    if not _REGION_SHAPE.match(region):
+        return f"region '{region}' is not an AWS region name: use a name such as us-east-1 or eu-west-2"
+    if botocore is not None and region not in known_regions():
+        return f"region '{region}' is not a region AWS offers EC2 in: use a name such as us-east-1 or eu-west-2"
+    return None
+
+
+class ConvexAWSModule(AnsibleAWSModule):
+    """AnsibleAWSModule with this collection's defaults: check mode, region checks, retries."""
+
+    def __init__(self, argument_spec=None, require_region=True, backoff=None, **kwargs):
+        kwargs.setdefault("supports_check_mode", True)
+        super().__init__(argument_spec=argument_spec or {}, **kwargs)
+        self._backoff = backoff or Backoff()
+        if require_region:
+            problem = region_problem(self.region)
+            if problem:
+                self.fail_json(msg=problem)
+
+    def aws_client(self, service):
+        """A client for service whose calls retry throttling, 5xx and dropped connections.
+
+        botocore's own retries are off so that attempts are counted in one place only; a caller
+        may still change that through aws_config.
+        """
+        config = botocore.config.Config(retries={"total_max_attempts": 1})
+        return RetryingClient(self.client(service, config=config), self._backoff)
+
+    def fail_aws(self, error, action, **result):
+        """Fail with a message that names the action, AWS's answer and what to fix."""
+        self.fail_json(msg=explain(error, action), error_code=error_code(error) or None, **result)
