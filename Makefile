@@ -1,0 +1,44 @@
+# One entry point for everything the project checks. `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+HARNESS := tests/harness
+
+.PHONY: help test venv docker-engine images lint sanity unit molecule build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+test: ## Every check, in order, from a fresh machine; ends with one "checks: N passed, N failed" line
+	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit molecule
+
+venv: ## Create .venv from requirements-dev.txt (again only when that file changes)
+	@$(HARNESS)/make-venv.sh $(VENV)
+
+docker-engine: ## Make sure a Docker engine answers (installs docker.io and starts dockerd if needed)
+	@$(HARNESS)/ensure-docker.sh
+
+images: docker-engine ## Build the local test-host images from Debian packages (cached by recipe)
+	@tests/images/build.sh
+
+lint: venv ## yamllint, ansible-lint (production profile) and ruff
+	@$(HARNESS)/run-checks.sh lint
+
+sanity: venv ## ansible-test sanity in a temporary ansible_collections tree
+	@$(HARNESS)/run-checks.sh sanity
+
+unit: venv ## pytest unit tests (modules against a moto server)
+	@$(HARNESS)/run-checks.sh unit
+
+molecule: venv images ## Every molecule scenario on the Debian 13 systemd test host
+	@$(HARNESS)/run-checks.sh molecule
+
+build: venv ## Build the collection tarball into build/
+	@mkdir -p build && ansible-galaxy collection build --force --output-path build .
+
+clean: ## Remove build output and test results (keeps .venv and the image cache)
+	rm -rf build tests/output .cache/sanity .pytest_cache
