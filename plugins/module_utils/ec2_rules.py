@@ -1,0 +1,44 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Security group rules as plain tuples, so wanted and actual rules compare as sets."""
+
+from __future__ import annotations
+
+
+def rule(protocol, port, source, description=""):
+    """(protocol, from_port, to_port, source, description); source is a CIDR or a group id."""
+    return (protocol, port, port, source, description)
+
+
+def from_permissions(permissions):
+    """Flatten EC2's IpPermissions into a set of rule tuples (descriptions ignored)."""
+    flat = set()
+    for permission in permissions or []:
+        key = (permission.get("IpProtocol"), permission.get("FromPort"), permission.get("ToPort"))
+        for item in permission.get("IpRanges", []):
+            flat.add((*key, item["CidrIp"], ""))
+        for item in permission.get("Ipv6Ranges", []):
+            flat.add((*key, item["CidrIpv6"], ""))
+        for item in permission.get("UserIdGroupPairs", []):
+            flat.add((*key, item["GroupId"], ""))
+    return flat
+
+
+def comparable(rules):
+    """The same rules without descriptions: AWS keeps descriptions, but they are not access."""
+    return {r[:4] + ("",) for r in rules}
+
+
+def to_permissions(rules):
+    """Rule tuples back into IpPermissions, one entry per rule."""
+    permissions = []
+    for protocol, from_port, to_port, source, description in sorted(rules):
+        permission = {"IpProtocol": protocol, "FromPort": from_port, "ToPort": to_port}
+        entry = {"Description": description} if description else {}
+        if source.startswith("sg-"):
+            permission["UserIdGroupPairs"] = [{"GroupId": source, **entry}]
+        elif ":" in source:
+            permission["Ipv6Ranges"] = [{"CidrIpv6": source, **entry}]
+        else:
+            permission["IpRanges"] = [{"CidrIp": source, **entry}]
+        permissions.append(permission)
+    return permissions
