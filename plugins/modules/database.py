@@ -1,0 +1,614 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: database
+short_description: The RDS MySQL 8 server of a self-hosted Convex stage
+version_added: 0.1.0
+description:
+  - Creates, repairs or removes an RDS MySQL 8.0 or 8.4 instance with its DB subnet group and a
+    parameter group that sets C(require_secure_transport=1), so only TLS connections are taken.
+  - Storage is encrypted, the instance is never publicly accessible, backups are kept
+    O(backup_retention_days) days, and the database the backend needs (O(database_name)) is
+    created with the instance; the backend never creates it itself.
+  - With O(wait=false) (the default) the module returns as soon as RDS has accepted the work,
+    so a playbook can set up the host while RDS builds the instance; a later call with
+    O(wait=true) waits for C(available) and returns the endpoint.
+  - Takes a manual snapshot on request (O(snapshot_identifier)), used before upgrades.
+  - Removal takes a final snapshot unless O(skip_final_snapshot=true).
+author:
+  - Convex self-host maintainers (@convex-selfhost)
+options:
+  name:
+    description:
+      - Identifier of the DB instance; also names its subnet and parameter groups.
+      - 1 to 50 letters, digits and hyphens, starting with a letter.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or repairs the database; V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  engine_version:
+    description:
+      - MySQL version, V(8.0) or V(8.4) (RDS picks its default minor version), or a full
+        version such as C(8.4.3).
+    type: str
+    default: "8.4"
+  instance_class:
+    description:
+      - RDS instance class.
+    type: str
+    default: db.t4g.micro
+  allocated_storage:
+    description:
+      - Storage in GiB (gp3), 20 or more. It can grow later, never shrink.
+    type: int
+    default: 20
+  subnet_ids:
+    description:
+      - Private subnets in at least two availability zones. Required to create the database.
+    type: list
+    elements: str
+    default: []
+  security_group_ids:
+    description:
+      - Security groups of the instance, normally the network's database group.
+    type: list
+    elements: str
+    default: []
+  master_username:
+    description:
+      - Name of the administrator account.
+    type: str
+    default: convex
+  master_password:
+    description:
+      - Password of the administrator account, used when the database is created. Never
+        logged or returned.
+    type: str
+  database_name:
+    description:
+      - Database created with the instance. The backend uses INSTANCE_NAME with C(-) replaced
+        by C(_); C(convex_self_hosted) by default.
+    type: str
+    default: convex_self_hosted
+  backup_retention_days:
+    description:
+      - Days automated backups are kept, 1 to 35.
+    type: int
+    default: 7
+  deletion_protection:
+    description:
+      - Make RDS refuse to delete the instance until this is turned off.
+    type: bool
+    default: false
+  kms_key_id:
+    description:
+      - KMS key for storage encryption. The account's C(aws/rds) key when unset. Only used at
+        creation.
+    type: str
+  wait:
+    description:
+      - Wait until the instance (and a requested snapshot) is available.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait=true).
+    type: int
+    default: 1800
+  snapshot_identifier:
+    description:
+      - Take a manual snapshot with this identifier unless one exists already.
+    type: str
+  skip_final_snapshot:
+    description:
+      - With O(state=absent), delete without a final snapshot. The data is then gone.
+    type: bool
+    default: false
+  final_snapshot_identifier:
+    description:
+      - Identifier of the final snapshot taken on removal. C(<name>-final-<UTC time>) by default.
+    type: str
+  tags:
+    description:
+      - Tags of the instance (and its snapshots). The collection adds its own ownership tag.
+    type: dict
+    default: {}
+  purge_tags:
+    description:
+      - Remove tags that are not in O(tags).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - convex_selfhost.aws.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
+  diff_mode:
+    support: full
+    description: Lists what would be created, modified or removed.
+"""
+
+EXAMPLES = r"""
+- name: Start the database without waiting for it
+  convex_selfhost.aws.database:
+    name: convex-dev
+    subnet_ids: "{{ convex_network.private_subnet_ids }}"
+    security_group_ids: ["{{ convex_network.database_security_group_id }}"]
+    master_password: "{{ db_password.value }}"
+    deletion_protection: true
+  no_log: true
+
+- name: Wait for it just before the backend starts
+  convex_selfhost.aws.database:
+    name: convex-dev
+    wait: true
+  register: convex_database
+
+- name: Snapshot before an upgrade
+  convex_selfhost.aws.database:
+    name: convex-dev
+    snapshot_identifier: convex-dev-before-upgrade-20261124
+    wait: true
+"""
+
+RETURN = r"""
+db_instance_identifier:
+  description: Identifier of the instance.
+  returned: always
+  type: str
+  sample: convex-dev
+status:
+  description: Status RDS reports, such as C(creating) or C(available).
+  returned: when the instance exists
+  type: str
+endpoint_address:
+  description: Host name to connect to; empty until RDS has made the instance.
+  returned: when the instance exists
+  type: str
+  sample: convex-dev.abcdefghijkl.us-east-1.rds.amazonaws.com
+port:
+  description: Port to connect to.
+  returned: when the instance exists
+  type: int
+  sample: 3306
+database_name:
+  description: The database created with the instance.
+  returned: always
+  type: str
+  sample: convex_self_hosted
+master_username:
+  description: Name of the administrator account.
+  returned: when the instance exists
+  type: str
+ca_certificate_identifier:
+  description: The RDS certificate authority the server's TLS certificate chains to.
+  returned: when the instance exists
+  type: str
+  sample: rds-ca-rsa2048-g1
+engine_version:
+  description: MySQL version RDS runs.
+  returned: when the instance exists
+  type: str
+snapshot_identifier:
+  description: The manual snapshot taken or found on this run.
+  returned: when O(snapshot_identifier) is set, or a final snapshot is taken
+  type: str
+changes:
+  description: What the run changed (or, in check mode, would change), one line each.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import re
+import time
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # ConvexAWSModule reports a missing botocore itself.
+
+_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)$")
+_VERSION = re.compile(r"^8\.(0|4)(\.\d+)?$")
+_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_DATABASE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+_PASSWORD_FORBIDDEN = set('/@" ')
+SECURE_TRANSPORT = "require_secure_transport"
+
+
+def input_problems(params):
+    problems = []
+    if not _IDENTIFIER.match(params["name"]):
+        problems.append(
+            f"name '{params['name']}' is not an RDS identifier: use 1 to 50 letters, digits and single hyphens, "
+            "starting with a letter"
+        )
+    if not _VERSION.match(params["engine_version"]):
+        problems.append(
+            f"engine_version '{params['engine_version']}' is not supported: use 8.0 or 8.4, or a full 8.0.x or 8.4.x"
+        )
+    if not _CLASS.match(params["instance_class"]):
+        problems.append(
+            f"instance_class '{params['instance_class']}' is not an RDS class: use one such as db.t4g.micro"
+        )
+    if params["allocated_storage"] < 20:
+        problems.append(f"allocated_storage {params['allocated_storage']} is below the 20 GiB RDS needs for gp3")
+    if not _DATABASE.match(params["database_name"]):
+        problems.append(
+            f"database_name '{params['database_name']}' is not a MySQL database name the backend can use: letters, "
+            "digits and '_', starting with a letter (INSTANCE_NAME with '-' replaced by '_')"
+        )
+    if not _USERNAME.match(params["master_username"]):
+        problems.append(f"master_username '{params['master_username']}' must be 1 to 16 letters, digits or '_'")
+    password = params["master_password"]
+    if password is not None and (len(password) < 8 or len(password) > 41 or _PASSWORD_FORBIDDEN & set(password)):
+        problems.append("master_password must be 8 to 41 characters without '/', '@', '\"' or spaces")
+    if not 1 <= params["backup_retention_days"] <= 35:
+        problems.append(f"backup_retention_days {params['backup_retention_days']} must be from 1 to 35")
+    return problems
+
+
+def family_of(version):
+    return "mysql8.4" if version.startswith("8.4") else "mysql8.0"
+
+
+class Database:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.rds = module.aws_client("rds")
+        self.changes = []
+        family = family_of(self.params["engine_version"])
+        self.parameter_group = f"{self.name}-{family.replace('.', '')}"
+        self.family = family
+
+    def call(self, action, method, missing=None, **kwargs):
+        try:
+            return getattr(self.rds, method)(**kwargs)
+        except ClientError as error:
+            if missing and error.response["Error"]["Code"] in missing:
+                return None
+            self.module.fail_aws(error, action)
+        except BotoCoreError as error:
+            self.module.fail_aws(error, action)
+
+    def act(self, description, method, **kwargs):
+        self.changes.append(description)
+        if self.module.check_mode:
+            return None
+        return self.call(description, method, **kwargs)
+
+    def wanted_tags(self):
+        return tag_helpers.with_managed_by(self.params["tags"])
+
+    # --- reads ---------------------------------------------------------------------------
+    def instance(self):
+        found = self.call(
+            "look up the DB instance",
+            "describe_db_instances",
+            missing={"DBInstanceNotFound", "DBInstanceNotFoundFault"},
+            DBInstanceIdentifier=self.name,
+        )
+        return found["DBInstances"][0] if found and found["DBInstances"] else None
+
+    def wait_for(self, waiter, what, **kwargs):
+        if self.module.check_mode:
+            return
+        delay = 15
+        attempts = max(1, self.params["wait_timeout"] // delay)
+        try:
+            self.rds.raw.get_waiter(waiter).wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs)
+        except Exception as error:  # pylint: disable=broad-except
+            self.module.fail_json(
+                msg=f"{what} did not finish within wait_timeout ({self.params['wait_timeout']} s): {error}; "
+                "raise wait_timeout or check the RDS console"
+            )
+
+    # --- present -------------------------------------------------------------------------
+    def ensure_subnet_group(self):
+        found = self.call(
+            "look up the DB subnet group",
+            "describe_db_subnet_groups",
+            missing={"DBSubnetGroupNotFoundFault"},
+            DBSubnetGroupName=self.name,
+        )
+        wanted = sorted(self.params["subnet_ids"])
+        if not (found or {}).get("DBSubnetGroups"):
+            if len(wanted) < 2:
+                self.module.fail_json(msg="subnet_ids must list at least two private subnets to create the database")
+            self.act(
+                "create the DB subnet group",
+                "create_db_subnet_group",
+                DBSubnetGroupName=self.name,
+                DBSubnetGroupDescription=f"Private subnets of {self.name}",
+                SubnetIds=wanted,
+                Tags=tag_helpers.to_aws(self.wanted_tags()),
+            )
+            return
+        current = sorted(s["SubnetIdentifier"] for s in found["DBSubnetGroups"][0]["Subnets"])
+        if wanted and current != wanted:
+            self.act(
+                f"set the subnets of the DB subnet group to {', '.join(wanted)}",
+                "modify_db_subnet_group",
+                DBSubnetGroupName=self.name,
+                SubnetIds=wanted,
+            )
+
+    def ensure_parameter_group(self):
+        found = self.call(
+            "look up the DB parameter group",
+            "describe_db_parameter_groups",
+            missing={"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"},
+            DBParameterGroupName=self.parameter_group,
+        )
+        if not (found or {}).get("DBParameterGroups"):
+            self.act(
+                f"create the parameter group {self.parameter_group}",
+                "create_db_parameter_group",
+                DBParameterGroupName=self.parameter_group,
+                DBParameterGroupFamily=self.family,
+                Description=f"{self.name}: TLS required for every connection",
+                Tags=tag_helpers.to_aws(self.wanted_tags()),
+            )
+            value = None
+        else:
+            listed = self.call(
+                "read the parameter group",
+                "describe_db_parameters",
+                DBParameterGroupName=self.parameter_group,
+                Source="user",
+            )
+            value = next(
+                (p.get("ParameterValue") for p in listed["Parameters"] if p["ParameterName"] == SECURE_TRANSPORT),
+                None,
+            )
+        if value != "1":
+            self.act(
+                f"set {SECURE_TRANSPORT}=1 in {self.parameter_group}",
+                "modify_db_parameter_group",
+                DBParameterGroupName=self.parameter_group,
+                Parameters=[{"ParameterName": SECURE_TRANSPORT, "ParameterValue": "1", "ApplyMethod": "immediate"}],
+            )
+
+    def create_instance(self):
+        params = self.params
+        if not params["master_password"]:
+            self.module.fail_json(msg="master_password is required to create the database; pass the stored secret")
+        request = {
+            "DBInstanceIdentifier": self.name,
+            "Engine": "mysql",
+            "EngineVersion": params["engine_version"],
+            "DBInstanceClass": params["instance_class"],
+            "AllocatedStorage": params["allocated_storage"],
+            "StorageType": "gp3",
+            "StorageEncrypted": True,
+            "MasterUsername": params["master_username"],
+            "MasterUserPassword": params["master_password"],
+            "DBName": params["database_name"],
+            "DBSubnetGroupName": self.name,
+            "DBParameterGroupName": self.parameter_group,
+            "VpcSecurityGroupIds": params["security_group_ids"],
+            "PubliclyAccessible": False,
+            "BackupRetentionPeriod": params["backup_retention_days"],
+            "DeletionProtection": params["deletion_protection"],
+            "CopyTagsToSnapshot": True,
+            "AutoMinorVersionUpgrade": True,
+            "Tags": tag_helpers.to_aws(self.wanted_tags()),
+        }
+        if params["kms_key_id"]:
+            request["KmsKeyId"] = params["kms_key_id"]
+        created = self.act(
+            f"create the MySQL {params['engine_version']} instance {self.name}", "create_db_instance", **request
+        )
+        return created["DBInstance"] if created else None
+
+    def repair_instance(self, instance):
+        params = self.params
+        if not instance.get("StorageEncrypted"):
+            self.module.fail_json(
+                msg=f"the DB instance {self.name} is not encrypted and RDS cannot encrypt it in place: restore a "
+                "snapshot into an encrypted instance, or remove it"
+            )
+        running = instance.get("EngineVersion", "")
+        wanted = params["engine_version"]
+        if running.split(".")[:2] != wanted.split(".")[:2]:
+            self.module.fail_json(
+                msg=f"engine_version {wanted} would change the MySQL major version from {running}; this module does "
+                "not do major upgrades: set engine_version back, or upgrade by snapshot and restore"
+            )
+        modify = {}
+        if wanted.count(".") == 2 and running != wanted:
+            modify["EngineVersion"] = wanted
+        if instance["DBInstanceClass"] != params["instance_class"]:
+            modify["DBInstanceClass"] = params["instance_class"]
+        if instance["AllocatedStorage"] < params["allocated_storage"]:
+            modify["AllocatedStorage"] = params["allocated_storage"]
+        if instance.get("BackupRetentionPeriod") != params["backup_retention_days"]:
+            modify["BackupRetentionPeriod"] = params["backup_retention_days"]
+        if instance.get("DeletionProtection") != params["deletion_protection"]:
+            modify["DeletionProtection"] = params["deletion_protection"]
+        if instance.get("PubliclyAccessible"):
+            modify["PubliclyAccessible"] = False
+        groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
+        if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
+            modify["VpcSecurityGroupIds"] = params["security_group_ids"]
+        in_use = [g["DBParameterGroupName"] for g in instance.get("DBParameterGroups", [])]
+        if self.parameter_group not in in_use:
+            modify["DBParameterGroupName"] = self.parameter_group
+        if modify:
+            self.act(
+                f"modify {self.name}: {', '.join(sorted(modify))}",
+                "modify_db_instance",
+                DBInstanceIdentifier=self.name,
+                ApplyImmediately=True,
+                **modify,
+            )
+        self.repair_tags(instance)
+
+    def repair_tags(self, instance):
+        params = self.params
+        to_set, to_remove = tag_helpers.difference(
+            tag_helpers.from_aws(instance.get("TagList")), self.wanted_tags(), params["purge_tags"]
+        )
+        arn = instance["DBInstanceArn"]
+        if to_set:
+            self.act(f"tag {self.name}", "add_tags_to_resource", ResourceName=arn, Tags=tag_helpers.to_aws(to_set))
+        if to_remove:
+            self.act(f"remove tags from {self.name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=to_remove)
+
+    def ensure_snapshot(self):
+        identifier = self.params["snapshot_identifier"]
+        found = self.call(
+            "look up the snapshot",
+            "describe_db_snapshots",
+            missing={"DBSnapshotNotFound", "DBSnapshotNotFoundFault"},
+            DBSnapshotIdentifier=identifier,
+        )
+        if not found or not found["DBSnapshots"]:
+            self.act(
+                f"take the snapshot {identifier}",
+                "create_db_snapshot",
+                DBSnapshotIdentifier=identifier,
+                DBInstanceIdentifier=self.name,
+                Tags=tag_helpers.to_aws(self.wanted_tags()),
+            )
+        if self.params["wait"]:
+            self.wait_for("db_snapshot_available", f"the snapshot {identifier}", DBSnapshotIdentifier=identifier)
+
+    def ensure(self):
+        self.ensure_subnet_group()
+        self.ensure_parameter_group()
+        instance = self.instance()
+        if instance is None:
+            instance = self.create_instance()
+        else:
+            self.repair_instance(instance)
+        result = {}
+        if self.params["snapshot_identifier"] and instance is not None:
+            self.ensure_snapshot()
+            result["snapshot_identifier"] = self.params["snapshot_identifier"]
+        if self.params["wait"] and instance is not None:
+            self.wait_for("db_instance_available", f"the DB instance {self.name}", DBInstanceIdentifier=self.name)
+        if self.changes and not self.module.check_mode or self.params["wait"]:
+            instance = self.instance() or instance
+        result.update(describe(instance))
+        return result
+
+    # --- absent --------------------------------------------------------------------------
+    def remove(self):
+        instance = self.instance()
+        result = {}
+        if instance is not None:
+            if instance.get("DeletionProtection"):
+                self.module.fail_json(
+                    msg=f"the DB instance {self.name} has deletion protection on; nothing was deleted. Set "
+                    "deletion_protection: false with state: present first if it really must go"
+                )
+            request = {"DBInstanceIdentifier": self.name, "DeleteAutomatedBackups": False}
+            if self.params["skip_final_snapshot"]:
+                request["SkipFinalSnapshot"] = True
+            else:
+                final = (
+                    self.params["final_snapshot_identifier"]
+                    or f"{self.name}-final-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+                )
+                request["FinalDBSnapshotIdentifier"] = final
+                result["snapshot_identifier"] = final
+            self.act(f"delete the DB instance {self.name}", "delete_db_instance", **request)
+            # The groups cannot go while the instance still uses them.
+            self.wait_for("db_instance_deleted", f"deleting {self.name}", DBInstanceIdentifier=self.name)
+        if (
+            self.call(
+                "look up the DB subnet group",
+                "describe_db_subnet_groups",
+                missing={"DBSubnetGroupNotFoundFault"},
+                DBSubnetGroupName=self.name,
+            )
+            or {}
+        ).get("DBSubnetGroups"):
+            self.act("delete the DB subnet group", "delete_db_subnet_group", DBSubnetGroupName=self.name)
+        for family in ("mysql8.0", "mysql8.4"):
+            group = f"{self.name}-{family.replace('.', '')}"
+            if (
+                self.call(
+                    "look up the DB parameter group",
+                    "describe_db_parameter_groups",
+                    missing={"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"},
+                    DBParameterGroupName=group,
+                )
+                or {}
+            ).get("DBParameterGroups"):
+                self.act(f"delete the parameter group {group}", "delete_db_parameter_group", DBParameterGroupName=group)
+        return result
+
+
+def describe(instance):
+    if not instance:
+        return {}
+    endpoint = instance.get("Endpoint") or {}
+    return {
+        "status": instance.get("DBInstanceStatus"),
+        "endpoint_address": endpoint.get("Address", ""),
+        "port": endpoint.get("Port", 3306),
+        "master_username": instance.get("MasterUsername"),
+        "ca_certificate_identifier": instance.get("CACertificateIdentifier"),
+        "engine_version": instance.get("EngineVersion"),
+    }
+
+
+def main():
+    argument_spec = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "engine_version": {"type": "str", "default": "8.4"},
+        "instance_class": {"type": "str", "default": "db.t4g.micro"},
+        "allocated_storage": {"type": "int", "default": 20},
+        "subnet_ids": {"type": "list", "elements": "str", "default": []},
+        "security_group_ids": {"type": "list", "elements": "str", "default": []},
+        "master_username": {"type": "str", "default": "convex"},
+        "master_password": {"type": "str", "no_log": True},
+        "database_name": {"type": "str", "default": "convex_self_hosted"},
+        "backup_retention_days": {"type": "int", "default": 7},
+        "deletion_protection": {"type": "bool", "default": False},
+        "kms_key_id": {"type": "str"},
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": 1800},
+        "snapshot_identifier": {"type": "str"},
+        "skip_final_snapshot": {"type": "bool", "default": False},
+        "final_snapshot_identifier": {"type": "str"},
+        "tags": {"type": "dict", "default": {}},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = ConvexAWSModule(argument_spec=argument_spec)
+    problems = input_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    database = Database(module)
+    result = database.remove() if module.params["state"] == "absent" else database.ensure()
+    changed = bool(database.changes)
+    diff = {"before": "", "after": "".join(f"{change}\n" for change in database.changes)} if changed else None
+    module.exit_json(
+        changed=changed,
+        diff=diff,
+        changes=database.changes,
+        db_instance_identifier=database.name,
+        database_name=module.params["database_name"],
+        **result,
+    )
+
+
+if __name__ == "__main__":
+    main()
