@@ -52,6 +52,23 @@ def test_ansible_doc_lists_every_module():
     assert documented == module_names()
 
 
+def test_every_module_documentation_renders():
+    names = [f"convex_selfhost.aws.{name}" for name in module_names()]
+    shown = subprocess.run(
+        [BIN / "ansible-doc", "-t", "module", "--json", *names],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+    )
+    assert shown.returncode == 0, shown.stderr
+    documented = json.loads(shown.stdout)
+    assert sorted(documented) == names
+    for name, doc in documented.items():
+        assert doc["doc"]["short_description"], name
+        assert doc["examples"] and doc["return"], name
+
+
 def test_action_group_lists_every_module():
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
     assert sorted(runtime["action_groups"]["aws"]) == module_names()
