@@ -18,6 +18,9 @@ from pathlib import Path
 
 # werkzeug's access-log line: 127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -
 _REQUEST_LINE = re.compile(r'"(GET|POST|PUT|DELETE|HEAD|PATCH) (\S+) HTTP/[\d.]+" (\d{3})')
+# Public images as AWS lists them for Debian 13 and Ubuntu 24.04 (their real owner accounts and
+# name patterns), which moto does not ship.
+DEFAULT_AMIS = Path(__file__).resolve().parents[1] / "data" / "emulator-amis.json"
 # moto's own control API (reset, state) is not AWS traffic.
 _CONTROL_PATH = "/moto-api/"
 
@@ -41,7 +44,8 @@ def moto_server_command():
 class MotoServer:
     """One moto server on 127.0.0.1; use as a context manager or call start() and stop()."""
 
-    def __init__(self, log_path, port=None, host="127.0.0.1"):
+    def __init__(self, log_path, port=None, host="127.0.0.1", amis_path=DEFAULT_AMIS):
+        self.amis_path = amis_path
         self.host = host
         self.port = port or free_port(host)
         self.log_path = Path(log_path)
@@ -56,6 +60,8 @@ class MotoServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.amis_path:
+            env["MOTO_AMIS_PATH"] = str(self.amis_path)
         self._process = subprocess.Popen(
             [moto_server_command(), "-H", self.host, "-p", str(self.port)],
             stdout=self._log,

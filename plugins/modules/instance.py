@@ -1,0 +1,643 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: instance
+short_description: The EC2 host of a self-hosted Convex stage, with its role and Elastic IP
+version_added: 0.1.0
+description:
+  - Creates, repairs or removes the EC2 instance that runs the Convex containers, the IAM role
+    and instance profile it runs as, and its Elastic IP.
+  - The role may only read and write objects in the five buckets and read the stage's SSM
+    parameters. It has no C(s3:*) and no C(Resource "*"); the backend takes its credentials
+    from the instance, so no static AWS keys are ever put on the host.
+  - IMDSv2 is required, with a hop limit of 2 so containers on Docker's bridge network reach it.
+  - The root volume is an encrypted gp3 volume.
+  - Unless O(image_id) is given, the image is the newest Debian 13 or Ubuntu 24.04 image that
+    Debian or Canonical published for O(architecture).
+author:
+  - Convex self-host maintainers (@convex-selfhost)
+options:
+  name:
+    description:
+      - Name of the host; also names its IAM role, instance profile and Elastic IP.
+      - 1 to 48 letters, digits and hyphens.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or repairs the host; V(absent) terminates it and removes its role and
+        address.
+    type: str
+    choices: [present, absent]
+    default: present
+  os:
+    description:
+      - Operating system of the image looked up when O(image_id) is not set.
+    type: str
+    choices: [debian13, ubuntu2404]
+    default: debian13
+  architecture:
+    description:
+      - CPU architecture. O(instance_type) must match it.
+    type: str
+    choices: [arm64, x86_64]
+    default: arm64
+  instance_type:
+    description:
+      - EC2 instance type, such as C(t4g.small) (arm64) or C(t3.small) (x86_64).
+    type: str
+    default: t4g.small
+  image_id:
+    description:
+      - Use this image instead of looking one up.
+    type: str
+  subnet_id:
+    description:
+      - Public subnet to start the host in. Required to create it.
+    type: str
+  security_group_ids:
+    description:
+      - Security groups of the host, normally the network's host group.
+    type: list
+    elements: str
+    default: []
+  bucket_arns:
+    description:
+      - ARNs of the five buckets the backend may read and write. Required to create the role.
+    type: list
+    elements: str
+    default: []
+  parameter_path:
+    description:
+      - SSM parameter path the host may read, such as C(/convex/dev).
+    type: str
+  kms_key_arns:
+    description:
+      - KMS keys the host may decrypt and encrypt with, when the buckets or parameters use
+        customer-managed keys.
+    type: list
+    elements: str
+    default: []
+  root_volume_size:
+    description:
+      - Size of the root volume in GiB. Only used when the host is created.
+    type: int
+    default: 30
+  kms_key_id:
+    description:
+      - KMS key to encrypt the root volume with. The account's default EBS key when unset.
+    type: str
+  key_name:
+    description:
+      - EC2 key pair for SSH. Only used when the host is created.
+    type: str
+  user_data:
+    description:
+      - Cloud-init user data. Only used when the host is created.
+    type: str
+  elastic_ip:
+    description:
+      - Give the host an Elastic IP, so its address survives stops and DNS can point at it.
+    type: bool
+    default: true
+  tags:
+    description:
+      - Tags of the host, its volume, role and address. The collection adds C(Name) and its own
+        ownership tag.
+    type: dict
+    default: {}
+  purge_tags:
+    description:
+      - Remove tags of the instance that are not in O(tags).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - convex_selfhost.aws.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
+  diff_mode:
+    support: full
+    description: Lists what would be created, repaired or removed.
+"""
+
+EXAMPLES = r"""
+- name: The dev host
+  convex_selfhost.aws.instance:
+    name: convex-dev
+    subnet_id: "{{ convex_network.public_subnet_ids[0] }}"
+    security_group_ids: ["{{ convex_network.host_security_group_id }}"]
+    bucket_arns: "{{ convex_buckets.arns }}"
+    parameter_path: /convex/dev
+    tags:
+      stage: dev
+  register: convex_host
+"""
+
+RETURN = r"""
+instance_id:
+  description: Id of the instance.
+  returned: when the host exists
+  type: str
+  sample: i-0123456789abcdef0
+public_ip:
+  description: Public address (the Elastic IP when O(elastic_ip=true)).
+  returned: when the host exists
+  type: str
+  sample: 203.0.113.20
+private_ip:
+  description: Address inside the VPC.
+  returned: when the host exists
+  type: str
+  sample: 10.40.3.17
+image_id:
+  description: Image the host was started from.
+  returned: when the host exists
+  type: str
+allocation_id:
+  description: Id of the Elastic IP.
+  returned: when O(elastic_ip=true) and the host exists
+  type: str
+role_name:
+  description: Name of the IAM role and instance profile.
+  returned: always
+  type: str
+state:
+  description: State of the instance, such as C(running).
+  returned: when the host exists
+  type: str
+changes:
+  description: What the run changed (or, in check mode, would change), one line each.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+import re
+import time
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # ConvexAWSModule reports a missing botocore itself.
+
+# Owner account and name pattern of the official images, by OS and architecture.
+IMAGES = {
+    "debian13": ("136693071363", {"arm64": "debian-13-arm64-*", "x86_64": "debian-13-amd64-*"}),
+    "ubuntu2404": (
+        "099720109477",
+        {
+            "arm64": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*",
+            "x86_64": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
+        },
+    ),
+}
+METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
+POLICY_NAME = "convex-storage-and-parameters"
+_NAME = re.compile(r"^[A-Za-z0-9-]{1,48}$")
+_TYPE = re.compile(r"^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$")
+_PATH = re.compile(r"^(/[A-Za-z0-9_.\-]+)+$")
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+def architecture_of(instance_type):
+    """arm64 for Graviton types (a 'g' among the letters after the generation), else x86_64."""
+    match = _TYPE.match(instance_type)
+    if not match:
+        return None
+    return "arm64" if "g" in match.group(3) else "x86_64"
+
+
+def input_problems(params):
+    problems = []
+    if not _NAME.match(params["name"]):
+        problems.append(f"name '{params['name']}' is not usable: use 1 to 48 letters, digits and hyphens")
+    arch = architecture_of(params["instance_type"])
+    if arch is None:
+        problems.append(f"instance_type '{params['instance_type']}' is not an EC2 type: use one such as t4g.small")
+    elif arch != params["architecture"]:
+        example = (
+            "a Graviton type such as t4g.small" if params["architecture"] == "arm64" else "a type such as t3.small"
+        )
+        problems.append(
+            f"instance_type '{params['instance_type']}' is {arch} but architecture is {params['architecture']}: "
+            f"use {example} or change architecture"
+        )
+    if params["parameter_path"] is not None and not _PATH.match(params["parameter_path"]):
+        problems.append(f"parameter_path '{params['parameter_path']}' is not an SSM path such as /convex/dev")
+    problems.extend(
+        f"bucket_arns entry '{arn}' is not an S3 bucket ARN such as arn:aws:s3:::convex-dev-files"
+        for arn in params["bucket_arns"]
+        if not re.match(r"^arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}$", arn)
+    )
+    if not 8 <= params["root_volume_size"] <= 16384:
+        problems.append(f"root_volume_size {params['root_volume_size']} must be from 8 to 16384 GiB")
+    return problems
+
+
+class Host:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = self.params["name"]
+        self.role_name = f"{self.name}-host"
+        self.ec2 = module.aws_client("ec2")
+        self.iam = module.aws_client("iam")
+        self.changes = []
+
+    def call(self, client, action, method, missing=(), **kwargs):
+        try:
+            return getattr(client, method)(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in missing:
+                return None
+            self.module.fail_aws(error, action)
+        except BotoCoreError as error:
+            self.module.fail_aws(error, action)
+
+    def act(self, client, description, method, **kwargs):
+        self.changes.append(description)
+        if self.module.check_mode:
+            return None
+        return self.call(client, description, method, **kwargs)
+
+    def wanted_tags(self, suffix=None):
+        wanted = tag_helpers.with_managed_by(self.params["tags"])
+        wanted["Name"] = f"{self.name}-{suffix}" if suffix else self.name
+        return wanted
+
+    # --- IAM -----------------------------------------------------------------------------
+    def ensure_role(self):
+        role = self.call(
+            self.iam, "look up the host role", "get_role", missing=("NoSuchEntity",), RoleName=self.role_name
+        )
+        if role is None:
+            created = self.act(
+                self.iam,
+                f"create the IAM role {self.role_name}",
+                "create_role",
+                RoleName=self.role_name,
+                AssumeRolePolicyDocument=json.dumps(host_policy.TRUST_EC2),
+                Description=f"Convex host {self.name}: its buckets and its stage's parameters only",
+                Tags=tag_helpers.to_aws(self.wanted_tags()),
+            )
+            arn = created["Role"]["Arn"] if created else None
+            current_policy = None
+        else:
+            arn = role["Role"]["Arn"]
+            found = self.call(
+                self.iam,
+                "read the host role's policy",
+                "get_role_policy",
+                missing=("NoSuchEntity",),
+                RoleName=self.role_name,
+                PolicyName=POLICY_NAME,
+            )
+            current_policy = found["PolicyDocument"] if found else None
+
+        if arn is not None:
+            account_id = arn.split(":")[4]
+            partition = arn.split(":")[1]
+        else:
+            account_id, partition = "123456789012", "aws"  # check mode: only the shape matters
+        if self.params["bucket_arns"] or self.params["parameter_path"]:
+            parameters = host_policy.parameter_arns(
+                partition, self.module.region, account_id, self.params["parameter_path"] or f"/convex/{self.name}"
+            )
+            wanted = host_policy.host_policy(self.params["bucket_arns"], parameters, self.params["kms_key_arns"])
+            if current_policy is None or not host_policy.same_policy(current_policy, wanted):
+                self.act(
+                    self.iam,
+                    f"set the policy {POLICY_NAME} of {self.role_name}",
+                    "put_role_policy",
+                    RoleName=self.role_name,
+                    PolicyName=POLICY_NAME,
+                    PolicyDocument=json.dumps(wanted),
+                )
+        elif current_policy is None and role is None:
+            self.module.fail_json(msg="bucket_arns and parameter_path are needed to create the host role")
+
+        profile = self.call(
+            self.iam,
+            "look up the instance profile",
+            "get_instance_profile",
+            missing=("NoSuchEntity",),
+            InstanceProfileName=self.role_name,
+        )
+        if profile is None:
+            self.act(
+                self.iam,
+                f"create the instance profile {self.role_name}",
+                "create_instance_profile",
+                InstanceProfileName=self.role_name,
+                Tags=tag_helpers.to_aws(self.wanted_tags()),
+            )
+            roles = []
+        else:
+            roles = [r["RoleName"] for r in profile["InstanceProfile"].get("Roles", [])]
+        if self.role_name not in roles:
+            self.act(
+                self.iam,
+                f"put {self.role_name} into its instance profile",
+                "add_role_to_instance_profile",
+                InstanceProfileName=self.role_name,
+                RoleName=self.role_name,
+            )
+
+    # --- EC2 -----------------------------------------------------------------------------
+    def find_instance(self):
+        reservations = self.call(
+            self.ec2,
+            "look up the host",
+            "describe_instances",
+            Filters=[
+                {"Name": "tag:Name", "Values": [self.name]},
+                {"Name": f"tag:{tag_helpers.MANAGED_BY_KEY}", "Values": [tag_helpers.MANAGED_BY_VALUE]},
+                {"Name": "instance-state-name", "Values": LIVE_STATES},
+            ],
+        )["Reservations"]
+        instances = [i for r in reservations for i in r["Instances"]]
+        if len(instances) > 1:
+            ids = ", ".join(i["InstanceId"] for i in instances)
+            self.module.fail_json(msg=f"several instances are named {self.name} ({ids}); terminate the extra ones")
+        return instances[0] if instances else None
+
+    def find_address(self):
+        return next(
+            iter(
+                self.call(
+                    self.ec2,
+                    "look up the Elastic IP",
+                    "describe_addresses",
+                    Filters=[
+                        {"Name": "tag:Name", "Values": [f"{self.name}-ip"]},
+                        {"Name": f"tag:{tag_helpers.MANAGED_BY_KEY}", "Values": [tag_helpers.MANAGED_BY_VALUE]},
+                    ],
+                )["Addresses"]
+            ),
+            None,
+        )
+
+    def lookup_image(self):
+        if self.params["image_id"]:
+            images = self.call(self.ec2, "read the image", "describe_images", ImageIds=[self.params["image_id"]])[
+                "Images"
+            ]
+        else:
+            owner, patterns = IMAGES[self.params["os"]]
+            images = self.call(
+                self.ec2,
+                f"look up the newest {self.params['os']} image",
+                "describe_images",
+                Owners=[owner],
+                Filters=[
+                    {"Name": "name", "Values": [patterns[self.params["architecture"]]]},
+                    {"Name": "architecture", "Values": [self.params["architecture"]]},
+                    {"Name": "state", "Values": ["available"]},
+                ],
+            )["Images"]
+        if not images:
+            self.module.fail_json(
+                msg=f"no {self.params['os']} {self.params['architecture']} image was found in {self.module.region}; "
+                "set image_id to an image you trust"
+            )
+        return max(images, key=lambda image: image.get("CreationDate", ""))
+
+    def launch(self):
+        params = self.params
+        if not params["subnet_id"]:
+            self.module.fail_json(msg="subnet_id is required to create the host: pass a public subnet of the network")
+        image = self.lookup_image()
+        volume = {
+            "VolumeSize": params["root_volume_size"],
+            "VolumeType": "gp3",
+            "Encrypted": True,
+            "DeleteOnTermination": True,
+        }
+        if params["kms_key_id"]:
+            volume["KmsKeyId"] = params["kms_key_id"]
+        request = {
+            "ImageId": image["ImageId"],
+            "InstanceType": params["instance_type"],
+            "MinCount": 1,
+            "MaxCount": 1,
+            "SubnetId": params["subnet_id"],
+            "SecurityGroupIds": params["security_group_ids"],
+            "IamInstanceProfile": {"Name": self.role_name},
+            "MetadataOptions": METADATA_OPTIONS,
+            "BlockDeviceMappings": [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"), "Ebs": volume}],
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": tag_helpers.to_aws(self.wanted_tags())},
+                {"ResourceType": "volume", "Tags": tag_helpers.to_aws(self.wanted_tags("root"))},
+            ],
+        }
+        if params["key_name"]:
+            request["KeyName"] = params["key_name"]
+        if params["user_data"]:
+            request["UserData"] = params["user_data"]
+        self.changes.append(f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})")
+        if self.module.check_mode:
+            return None
+        # A new instance profile takes a few seconds to be usable by EC2.
+        for attempt in range(10):
+            try:
+                launched = self.ec2.run_instances(**request)["Instances"][0]
+                break
+            except ClientError as error:
+                profile_not_ready = "iamInstanceProfile" in error.response["Error"].get("Message", "")
+                if not profile_not_ready or attempt == 9:
+                    self.module.fail_aws(error, "start the host")
+                time.sleep(3)
+            except BotoCoreError as error:
+                self.module.fail_aws(error, "start the host")
+        self.ec2.raw.get_waiter("instance_running").wait(InstanceIds=[launched["InstanceId"]])
+        return self.find_instance()
+
+    def repair(self, instance):
+        params = self.params
+        if instance["InstanceType"] != params["instance_type"]:
+            self.module.fail_json(
+                msg=f"the host {instance['InstanceId']} is a {instance['InstanceType']}, "
+                f"not {params['instance_type']}: "
+                "changing the type needs a stop; set instance_type back, or stop, resize and start it yourself"
+            )
+        options = instance.get("MetadataOptions", {})
+        if any(options.get(key) != value for key, value in METADATA_OPTIONS.items()):
+            self.act(
+                self.ec2,
+                "require IMDSv2 with hop limit 2",
+                "modify_instance_metadata_options",
+                InstanceId=instance["InstanceId"],
+                **METADATA_OPTIONS,
+            )
+        groups = sorted(g["GroupId"] for g in instance.get("SecurityGroups", []))
+        if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
+            self.act(
+                self.ec2,
+                f"set the host's security groups to {', '.join(sorted(params['security_group_ids']))}",
+                "modify_instance_attribute",
+                InstanceId=instance["InstanceId"],
+                Groups=params["security_group_ids"],
+            )
+        to_set, to_remove = tag_helpers.difference(
+            tag_helpers.from_aws(instance.get("Tags")), self.wanted_tags(), params["purge_tags"]
+        )
+        if to_set:
+            self.act(
+                self.ec2,
+                "tag the host",
+                "create_tags",
+                Resources=[instance["InstanceId"]],
+                Tags=tag_helpers.to_aws(to_set),
+            )
+        if to_remove:
+            self.act(
+                self.ec2,
+                "remove tags from the host",
+                "delete_tags",
+                Resources=[instance["InstanceId"]],
+                Tags=[{"Key": k} for k in to_remove],
+            )
+
+    def ensure_address(self, instance):
+        address = self.find_address()
+        if address is None:
+            created = self.act(
+                self.ec2,
+                "allocate an Elastic IP",
+                "allocate_address",
+                Domain="vpc",
+                TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tag_helpers.to_aws(self.wanted_tags("ip"))}],
+            )
+            address = {"AllocationId": created["AllocationId"], "PublicIp": created["PublicIp"]} if created else None
+        if address is not None and instance is not None and address.get("InstanceId") != instance["InstanceId"]:
+            self.act(
+                self.ec2,
+                f"attach the Elastic IP {address['PublicIp']} to the host",
+                "associate_address",
+                AllocationId=address["AllocationId"],
+                InstanceId=instance["InstanceId"],
+            )
+        return address
+
+    def ensure(self):
+        self.ensure_role()
+        instance = self.find_instance()
+        if instance is None:
+            instance = self.launch()
+        else:
+            self.repair(instance)
+        address = self.ensure_address(instance) if self.params["elastic_ip"] else None
+        result = {"role_name": self.role_name}
+        if instance is not None:
+            result.update(
+                instance_id=instance["InstanceId"],
+                private_ip=instance.get("PrivateIpAddress"),
+                image_id=instance["ImageId"],
+                state=instance["State"]["Name"],
+                public_ip=(address or {}).get("PublicIp") or instance.get("PublicIpAddress"),
+            )
+        if address:
+            result["allocation_id"] = address["AllocationId"]
+        return result
+
+    # --- absent --------------------------------------------------------------------------
+    def remove(self):
+        instance = self.find_instance()
+        if instance is not None:
+            self.act(
+                self.ec2,
+                f"terminate {instance['InstanceId']}",
+                "terminate_instances",
+                InstanceIds=[instance["InstanceId"]],
+            )
+            if not self.module.check_mode:
+                self.ec2.raw.get_waiter("instance_terminated").wait(InstanceIds=[instance["InstanceId"]])
+        address = self.find_address()
+        if address is not None:
+            if address.get("AssociationId"):
+                self.act(
+                    self.ec2, "detach the Elastic IP", "disassociate_address", AssociationId=address["AssociationId"]
+                )
+            self.act(
+                self.ec2,
+                f"release the Elastic IP {address['PublicIp']}",
+                "release_address",
+                AllocationId=address["AllocationId"],
+            )
+        profile = self.call(
+            self.iam,
+            "look up the instance profile",
+            "get_instance_profile",
+            missing=("NoSuchEntity",),
+            InstanceProfileName=self.role_name,
+        )
+        if profile is not None:
+            for role in profile["InstanceProfile"].get("Roles", []):
+                self.act(
+                    self.iam,
+                    f"take {role['RoleName']} out of the instance profile",
+                    "remove_role_from_instance_profile",
+                    InstanceProfileName=self.role_name,
+                    RoleName=role["RoleName"],
+                )
+            self.act(
+                self.iam, "delete the instance profile", "delete_instance_profile", InstanceProfileName=self.role_name
+            )
+        if self.call(self.iam, "look up the host role", "get_role", missing=("NoSuchEntity",), RoleName=self.role_name):
+            listed = self.call(self.iam, "list the role's policies", "list_role_policies", RoleName=self.role_name)
+            for policy in listed["PolicyNames"]:
+                self.act(
+                    self.iam,
+                    f"delete the policy {policy}",
+                    "delete_role_policy",
+                    RoleName=self.role_name,
+                    PolicyName=policy,
+                )
+            self.act(self.iam, f"delete the IAM role {self.role_name}", "delete_role", RoleName=self.role_name)
+        return {"role_name": self.role_name}
+
+
+def main():
+    argument_spec = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "os": {"type": "str", "choices": ["debian13", "ubuntu2404"], "default": "debian13"},
+        "architecture": {"type": "str", "choices": ["arm64", "x86_64"], "default": "arm64"},
+        "instance_type": {"type": "str", "default": "t4g.small"},
+        "image_id": {"type": "str"},
+        "subnet_id": {"type": "str"},
+        "security_group_ids": {"type": "list", "elements": "str", "default": []},
+        "bucket_arns": {"type": "list", "elements": "str", "default": []},
+        "parameter_path": {"type": "str"},
+        "kms_key_arns": {"type": "list", "elements": "str", "default": [], "no_log": False},
+        "root_volume_size": {"type": "int", "default": 30},
+        "kms_key_id": {"type": "str"},
+        "key_name": {"type": "str", "no_log": False},
+        "user_data": {"type": "str"},
+        "elastic_ip": {"type": "bool", "default": True},
+        "tags": {"type": "dict", "default": {}},
+        "purge_tags": {"type": "bool", "default": True},
+    }
+    module = ConvexAWSModule(argument_spec=argument_spec)
+    problems = input_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    host = Host(module)
+    result = host.remove() if module.params["state"] == "absent" else host.ensure()
+    changed = bool(host.changes)
+    diff = {"before": "", "after": "".join(f"{change}\n" for change in host.changes)} if changed else None
+    module.exit_json(changed=changed, diff=diff, changes=host.changes, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""instance against the emulator: the host, its least-privilege role, IMDSv2 and its address."""
+
+import json
+
+import pytest
+from module_runner import run_module
+
+NAME = "convex-test"
+BUCKETS = [f"arn:aws:s3:::convex-test-{s}" for s in ("exports", "snapshot-imports", "modules", "files", "search")]
+
+
+@pytest.fixture
+def network(aws):
+    result = run_module("network", {**aws.connection_args(), "name": NAME})
+    assert not result.failed, result
+    return result
+
+
+def host_args(aws, network, **extra):
+    return {
+        **aws.connection_args(),
+        "name": NAME,
+        "subnet_id": network["public_subnet_ids"][0],
+        "security_group_ids": [network["host_security_group_id"]],
+        "bucket_arns": BUCKETS,
+        "parameter_path": "/convex/test",
+        "tags": {"stage": "test"},
+        **extra,
+    }
+
+
+def described(aws, instance_id):
+    return aws.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def live_instances(aws):
+    reservations = aws.client("ec2").describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    )["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def test_create_starts_a_locked_down_host(aws, network):
+    result = run_module("instance", host_args(aws, network))
+    assert not result.failed, result
+    assert result.changed
+    host = described(aws, result["instance_id"])
+    assert host["ImageId"] == "ami-0d13a2b3c4d5e6f02", "the newest Debian 13 arm64 image"
+    assert host["InstanceType"] == "t4g.small"
+    assert host["MetadataOptions"]["HttpTokens"] == "required"
+    assert host["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert host["IamInstanceProfile"]["Arn"].endswith(f"instance-profile/{NAME}-host")
+    volume_id = host["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    volume = aws.client("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+    assert volume["Encrypted"] is True
+    assert volume["VolumeType"] == "gp3"
+    address = aws.client("ec2").describe_addresses(AllocationIds=[result["allocation_id"]])["Addresses"][0]
+    assert address["InstanceId"] == result["instance_id"]
+    assert result["public_ip"] == address["PublicIp"]
+    assert result["private_ip"] == host["PrivateIpAddress"]
+
+
+def test_role_reaches_only_its_buckets_and_parameters(aws, network):
+    run_module("instance", host_args(aws, network))
+    iam = aws.client("iam")
+    policies = iam.list_role_policies(RoleName=f"{NAME}-host")["PolicyNames"]
+    assert iam.list_attached_role_policies(RoleName=f"{NAME}-host")["AttachedPolicies"] == []
+    (name,) = policies
+    document = iam.get_role_policy(RoleName=f"{NAME}-host", PolicyName=name)["PolicyDocument"]
+    text = json.dumps(document)
+    assert '"s3:*"' not in text and '"*"' not in text
+    resources = {r for s in document["Statement"] for r in s["Resource"]}
+    assert resources == set(BUCKETS) | {f"{b}/*" for b in BUCKETS} | {
+        "arn:aws:ssm:us-east-1:123456789012:parameter/convex/test",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/convex/test/*",
+    }
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    assert all(a.startswith(("s3:", "ssm:Get")) for a in actions)
+    assert not [a for a in actions if a.startswith("s3:Put") and a != "s3:PutObject"]
+
+
+def test_second_run_reports_no_change(aws, network):
+    first = run_module("instance", host_args(aws, network))
+    again = run_module("instance", host_args(aws, network))
+    assert not again.failed, again
+    assert again.changed is False, again["changes"]
+    assert again["instance_id"] == first["instance_id"]
+    assert again["public_ip"] == first["public_ip"]
+    assert len(live_instances(aws)) == 1
+
+
+def test_check_mode_reports_changes_and_makes_none(aws, network):
+    missing = run_module("instance", host_args(aws, network), check_mode=True)
+    assert missing.changed
+    assert live_instances(aws) == []
+    assert aws.client("iam").list_roles()["Roles"] == []
+
+    created = run_module("instance", host_args(aws, network))
+    retag = run_module("instance", host_args(aws, network, tags={"stage": "other"}), check_mode=True)
+    assert retag.changed
+    tags = {t["Key"]: t["Value"] for t in described(aws, created["instance_id"])["Tags"]}
+    assert tags["stage"] == "test"
+
+
+def test_drift_made_by_hand_is_repaired(aws, network):
+    created = run_module("instance", host_args(aws, network))
+    ec2 = aws.client("ec2")
+    ec2.modify_instance_metadata_options(
+        InstanceId=created["instance_id"], HttpTokens="optional", HttpPutResponseHopLimit=1
+    )
+    ec2.delete_tags(Resources=[created["instance_id"]], Tags=[{"Key": "stage"}])
+    aws.client("iam").put_role_policy(
+        RoleName=f"{NAME}-host",
+        PolicyName="convex-storage-and-parameters",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
+    repaired = run_module("instance", host_args(aws, network))
+    assert repaired.changed
+    assert len(repaired["changes"]) == 3, repaired["changes"]
+    options = described(aws, created["instance_id"])["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 2)
+    document = aws.client("iam").get_role_policy(RoleName=f"{NAME}-host", PolicyName="convex-storage-and-parameters")
+    assert '"s3:*"' not in json.dumps(document["PolicyDocument"])
+    assert run_module("instance", host_args(aws, network)).changed is False
+
+
+def test_ubuntu_on_x86_64_is_looked_up_too(aws, network):
+    result = run_module(
+        "instance", host_args(aws, network, os="ubuntu2404", architecture="x86_64", instance_type="t3.small")
+    )
+    assert not result.failed, result
+    assert described(aws, result["instance_id"])["ImageId"] == "ami-0b24a2b3c4d5e6f06"
+
+
+def test_absent_removes_host_role_and_address(aws, network):
+    run_module("instance", host_args(aws, network))
+    removed = run_module("instance", host_args(aws, network, state="absent"))
+    assert not removed.failed, removed
+    assert removed.changed
+    assert live_instances(aws) == []
+    assert aws.client("ec2").describe_addresses()["Addresses"] == []
+    iam = aws.client("iam")
+    assert iam.list_roles()["Roles"] == []
+    assert iam.list_instance_profiles()["InstanceProfiles"] == []
+    assert run_module("instance", host_args(aws, network, state="absent")).changed is False
+
+
+@pytest.mark.parametrize(
+    ("bad", "names"),
+    [
+        ({"instance_type": "t3.small"}, "instance_type 't3.small' is x86_64 but architecture is arm64"),
+        ({"architecture": "x86_64"}, "instance_type 't4g.small' is arm64 but architecture is x86_64"),
+        ({"instance_type": "huge"}, "instance_type 'huge'"),
+        ({"parameter_path": "convex/test"}, "parameter_path 'convex/test'"),
+        ({"bucket_arns": ["arn:aws:s3:::*"]}, "bucket_arns entry 'arn:aws:s3:::*'"),
+        ({"root_volume_size": 2}, "root_volume_size 2"),
+    ],
+)
+def test_bad_input_fails_before_any_call(aws, network, bad, names):
+    before = aws.request_count()
+    result = run_module("instance", host_args(aws, network, **bad))
+    assert result.failed
+    assert names in result["msg"]
+    assert aws.request_count() == before
+
+
+def test_a_noop_run_costs_five_api_calls(aws, network):
+    run_module("instance", host_args(aws, network))
+    before = aws.request_count()
+    run_module("instance", host_args(aws, network))
+    # Role, its policy, the instance profile, the instance, the address.
+    assert aws.request_count() - before == 5
