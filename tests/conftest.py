@@ -37,6 +37,8 @@ class AwsEmulator:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(FAKE_CREDENTIALS)
         env["AWS_REGION"] = self.region
+        # Stock modules without a region option (amazon.aws.route53) fall back to the SDK's.
+        env["AWS_DEFAULT_REGION"] = self.region
         env["AWS_ENDPOINT_URL"] = endpoint or self.endpoint
         return env
 

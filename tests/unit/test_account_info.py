@@ -32,7 +32,7 @@ def test_check_mode_reads_the_same(aws):
 
 def test_missing_region_fails_before_any_call(aws):
     env = aws.env()
-    del env["AWS_REGION"]
+    del env["AWS_REGION"], env["AWS_DEFAULT_REGION"]
     before = aws.request_count()
     result = run_module("account_info", {}, env=env)
     assert result.failed

@@ -77,7 +77,7 @@ def test_action_group_lists_every_module():
 def test_module_defaults_group_points_modules_at_an_endpoint(aws):
     env = aws.env()
     del env["AWS_ENDPOINT_URL"]  # only the group's endpoint_url may reach the emulator
-    del env["AWS_REGION"]
+    del env["AWS_REGION"], env["AWS_DEFAULT_REGION"]
     run = subprocess.run(
         [
             BIN / "ansible-playbook",
