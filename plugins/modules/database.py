@@ -328,7 +328,9 @@ class Database:
         wanted = sorted(self.params["subnet_ids"])
         if not (found or {}).get("DBSubnetGroups"):
             if len(wanted) < 2:
-                self.module.fail_json(msg="subnet_ids must list at least two private subnets to create the database")
+                self.module.fail_json(
+                    msg="subnet_ids must list at least two private subnets to create the DB subnet group"
+                )
             self.act(
                 "create the DB subnet group",
                 "create_db_subnet_group",
@@ -385,8 +387,6 @@ class Database:
 
     def create_instance(self):
         params = self.params
-        if not params["master_password"]:
-            self.module.fail_json(msg="master_password is required to create the database; pass the stored secret")
         request = {
             "DBInstanceIdentifier": self.name,
             "Engine": "mysql",
@@ -489,9 +489,20 @@ class Database:
             self.wait_for("db_snapshot_available", f"the snapshot {identifier}", DBSnapshotIdentifier=identifier)
 
     def ensure(self):
+        instance = self.instance()
+        if instance is None:
+            # Checked before the groups are made, so a refused run leaves nothing behind.
+            missing = []
+            if not self.params["master_password"]:
+                missing.append("master_password (pass the stored secret)")
+            if len(self.params["subnet_ids"]) < 2:
+                missing.append("subnet_ids (at least two private subnets)")
+            if missing:
+                self.module.fail_json(
+                    msg=f"{' and '.join(missing)} must be set to create the database; nothing was changed"
+                )
         self.ensure_subnet_group()
         self.ensure_parameter_group()
-        instance = self.instance()
         if instance is None:
             instance = self.create_instance()
         else:

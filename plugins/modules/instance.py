@@ -323,8 +323,6 @@ class Host:
                     PolicyName=POLICY_NAME,
                     PolicyDocument=json.dumps(wanted),
                 )
-        elif current_policy is None and role is None:
-            self.module.fail_json(msg="bucket_arns and parameter_path are needed to create the host role")
 
         profile = self.call(
             self.iam,
@@ -414,8 +412,6 @@ class Host:
 
     def launch(self):
         params = self.params
-        if not params["subnet_id"]:
-            self.module.fail_json(msg="subnet_id is required to create the host: pass a public subnet of the network")
         image = self.lookup_image()
         volume = {
             "VolumeSize": params["root_volume_size"],
@@ -530,8 +526,16 @@ class Host:
         return address
 
     def ensure(self):
-        self.ensure_role()
         instance = self.find_instance()
+        if instance is None:
+            # Checked before the role is made, so a refused run leaves nothing behind.
+            missing = [o for o in ("subnet_id", "bucket_arns", "parameter_path") if not self.params[o]]
+            if missing:
+                self.module.fail_json(
+                    msg=f"{', '.join(missing)} must be set to create the host: pass the network's public subnet, "
+                    "the buckets' ARNs and the stage's SSM path; nothing was changed"
+                )
+        self.ensure_role()
         if instance is None:
             instance = self.launch()
         else:

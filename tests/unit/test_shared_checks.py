@@ -1,0 +1,91 @@
+"""Checks every module gets from the shared base, run against each module for real."""
+
+import pytest
+from module_runner import run_module
+
+MINIMAL_ARGS = {
+    "account_info": {},
+    "buckets": {"prefix": "convex-test-123456789012"},
+    "database": {
+        "name": "convex-test",
+        "master_password": "Sup3rSecretPassw0rd",
+        "subnet_ids": ["subnet-11111111", "subnet-22222222"],
+    },
+    "instance": {
+        "name": "convex-test",
+        "subnet_id": "subnet-11111111",
+        "bucket_arns": ["arn:aws:s3:::convex-test-files"],
+        "parameter_path": "/convex/test",
+    },
+    "network": {"name": "convex-test"},
+    "secret": {"name": "/convex/test/instance_secret"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(MINIMAL_ARGS))
+def test_missing_region_fails_before_any_call(aws, module):
+    env = aws.env()
+    del env["AWS_REGION"], env["AWS_DEFAULT_REGION"]
+    before = aws.request_count()
+    result = run_module(module, MINIMAL_ARGS[module], env=env)
+    assert result.failed
+    assert "region is not set" in result["msg"]
+    assert aws.request_count() == before
+
+
+def what_the_account_holds(aws):
+    """Everything any module could have made, by kind; empty lists on a new account."""
+    ec2 = aws.client("ec2")
+    reservations = ec2.describe_instances()["Reservations"]
+    return {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
+        "instances": [i["InstanceId"] for r in reservations for i in r["Instances"]],
+        "addresses": ec2.describe_addresses()["Addresses"],
+        "buckets": aws.client("s3").list_buckets()["Buckets"],
+        "parameters": aws.client("ssm").describe_parameters()["Parameters"],
+        "databases": aws.client("rds").describe_db_instances()["DBInstances"],
+        "db_subnet_groups": aws.client("rds").describe_db_subnet_groups()["DBSubnetGroups"],
+        "roles": aws.client("iam").list_roles()["Roles"],
+        "instance_profiles": aws.client("iam").list_instance_profiles()["InstanceProfiles"],
+    }
+
+
+EMPTY = dict.fromkeys(
+    (
+        "vpcs",
+        "instances",
+        "addresses",
+        "buckets",
+        "parameters",
+        "databases",
+        "db_subnet_groups",
+        "roles",
+        "instance_profiles",
+    ),
+    [],
+)
+
+
+@pytest.mark.parametrize("module", sorted(MINIMAL_ARGS))
+def test_check_mode_on_an_empty_account_changes_nothing(aws, module):
+    result = run_module(module, {**aws.connection_args(), **MINIMAL_ARGS[module]}, check_mode=True)
+    assert not result.failed, result
+    assert result["changed"] is (module != "account_info")
+    assert what_the_account_holds(aws) == EMPTY
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "names"),
+    [
+        ("database", {"name": "convex-test", "subnet_ids": ["subnet-1", "subnet-2"]}, "master_password"),
+        ("database", {"name": "convex-test", "master_password": "Sup3rSecretPassw0rd"}, "subnet_ids"),
+        ("instance", {"name": "convex-test", "bucket_arns": [], "parameter_path": "/convex/test"}, "subnet_id"),
+        ("instance", {"name": "convex-test", "subnet_id": "subnet-1"}, "bucket_arns, parameter_path"),
+    ],
+)
+def test_missing_creation_input_changes_nothing(aws, module, args, names):
+    result = run_module(module, {**aws.connection_args(), **args})
+    assert result.failed
+    assert names in result["msg"]
+    assert "nothing was changed" in result["msg"]
+    assert what_the_account_holds(aws) == EMPTY
