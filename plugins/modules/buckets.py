@@ -55,18 +55,9 @@ options:
       - Without it, a bucket that holds anything stops the removal before any bucket is deleted.
     type: bool
     default: false
-  tags:
-    description:
-      - Tags of every bucket. The collection adds its own ownership tag.
-    type: dict
-    default: {}
-  purge_tags:
-    description:
-      - Remove tags that are not in O(tags).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
+  - convex_selfhost.aws.tags
 attributes:
   check_mode:
     support: full

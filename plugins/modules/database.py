@@ -115,18 +115,9 @@ options:
     description:
       - Identifier of the final snapshot taken on removal. C(<name>-final-<UTC time>) by default.
     type: str
-  tags:
-    description:
-      - Tags of the instance (and its snapshots). The collection adds its own ownership tag.
-    type: dict
-    default: {}
-  purge_tags:
-    description:
-      - Remove tags that are not in O(tags).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
+  - convex_selfhost.aws.tags
 attributes:
   check_mode:
     support: full
@@ -212,12 +203,8 @@ import re
 import time
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # ConvexAWSModule reports a missing botocore itself.
 
 _IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)$")
 _VERSION = re.compile(r"^8\.(0|4)(\.\d+)?$")
@@ -270,26 +257,16 @@ class Database:
         self.params = module.params
         self.name = self.params["name"]
         self.rds = module.aws_client("rds")
-        self.changes = []
+        self.actions = Actions(module)
         family = family_of(self.params["engine_version"])
         self.parameter_group = f"{self.name}-{family.replace('.', '')}"
         self.family = family
 
-    def call(self, action, method, missing=None, **kwargs):
-        try:
-            return getattr(self.rds, method)(**kwargs)
-        except ClientError as error:
-            if missing and error.response["Error"]["Code"] in missing:
-                return None
-            self.module.fail_aws(error, action)
-        except BotoCoreError as error:
-            self.module.fail_aws(error, action)
+    def call(self, action, method, missing=(), **kwargs):
+        return self.actions.call(self.rds, action, method, missing=missing, **kwargs)
 
     def act(self, description, method, **kwargs):
-        self.changes.append(description)
-        if self.module.check_mode:
-            return None
-        return self.call(description, method, **kwargs)
+        return self.actions.act(self.rds, description, method, **kwargs)
 
     def wanted_tags(self):
         return tag_helpers.with_managed_by(self.params["tags"])
@@ -513,7 +490,7 @@ class Database:
             result["snapshot_identifier"] = self.params["snapshot_identifier"]
         if self.params["wait"] and instance is not None:
             self.wait_for("db_instance_available", f"the DB instance {self.name}", DBInstanceIdentifier=self.name)
-        if self.changes and not self.module.check_mode or self.params["wait"]:
+        if self.actions.changes and not self.module.check_mode or self.params["wait"]:
             instance = self.instance() or instance
         result.update(describe(instance))
         return result
@@ -609,12 +586,8 @@ def main():
         module.fail_json(msg="; ".join(problems))
     database = Database(module)
     result = database.remove() if module.params["state"] == "absent" else database.ensure()
-    changed = bool(database.changes)
-    diff = {"before": "", "after": "".join(f"{change}\n" for change in database.changes)} if changed else None
     module.exit_json(
-        changed=changed,
-        diff=diff,
-        changes=database.changes,
+        **database.actions.outcome(),
         db_instance_identifier=database.name,
         database_name=module.params["database_name"],
         **result,

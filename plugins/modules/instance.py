@@ -103,19 +103,9 @@ options:
       - Give the host an Elastic IP, so its address survives stops and DNS can point at it.
     type: bool
     default: true
-  tags:
-    description:
-      - Tags of the host, its volume, role and address. The collection adds C(Name) and its own
-        ownership tag.
-    type: dict
-    default: {}
-  purge_tags:
-    description:
-      - Remove tags of the instance that are not in O(tags).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
+  - convex_selfhost.aws.tags
 attributes:
   check_mode:
     support: full
@@ -183,6 +173,7 @@ import time
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 
 try:
@@ -252,23 +243,13 @@ class Host:
         self.role_name = f"{self.name}-host"
         self.ec2 = module.aws_client("ec2")
         self.iam = module.aws_client("iam")
-        self.changes = []
+        self.actions = Actions(module)
 
     def call(self, client, action, method, missing=(), **kwargs):
-        try:
-            return getattr(client, method)(**kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in missing:
-                return None
-            self.module.fail_aws(error, action)
-        except BotoCoreError as error:
-            self.module.fail_aws(error, action)
+        return self.actions.call(client, action, method, missing=missing, **kwargs)
 
     def act(self, client, description, method, **kwargs):
-        self.changes.append(description)
-        if self.module.check_mode:
-            return None
-        return self.call(client, description, method, **kwargs)
+        return self.actions.act(client, description, method, **kwargs)
 
     def wanted_tags(self, suffix=None):
         wanted = tag_helpers.with_managed_by(self.params["tags"])
@@ -440,7 +421,9 @@ class Host:
             request["KeyName"] = params["key_name"]
         if params["user_data"]:
             request["UserData"] = params["user_data"]
-        self.changes.append(f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})")
+        self.actions.changes.append(
+            f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})"
+        )
         if self.module.check_mode:
             return None
         # A new instance profile takes a few seconds to be usable by EC2.
@@ -638,9 +621,7 @@ def main():
         module.fail_json(msg="; ".join(problems))
     host = Host(module)
     result = host.remove() if module.params["state"] == "absent" else host.ensure()
-    changed = bool(host.changes)
-    diff = {"before": "", "after": "".join(f"{change}\n" for change in host.changes)} if changed else None
-    module.exit_json(changed=changed, diff=diff, changes=host.changes, **result)
+    module.exit_json(**host.actions.outcome(), **result)
 
 
 if __name__ == "__main__":

@@ -59,18 +59,9 @@ options:
     type: list
     elements: str
     default: []
-  tags:
-    description:
-      - Tags of every resource. The collection adds C(Name) and its own ownership tag.
-    type: dict
-    default: {}
-  purge_tags:
-    description:
-      - Remove tags that are not in O(tags).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
+  - convex_selfhost.aws.tags
 attributes:
   check_mode:
     support: full
@@ -154,12 +145,8 @@ import re
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import ec2_rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # ConvexAWSModule reports a missing botocore itself.
 
 _NAME = re.compile(r"^[A-Za-z0-9-]{1,48}$")
 # Tag that says which part of the network a subnet, route table or group is.
@@ -240,21 +227,14 @@ class Network:
         self.params = module.params
         self.name = self.params["name"]
         self.ec2 = module.aws_client("ec2")
-        self.changes = []
+        self.actions = Actions(module)
 
     # --- helpers -------------------------------------------------------------------------
     def call(self, action, method, **kwargs):
-        try:
-            return getattr(self.ec2, method)(**kwargs)
-        except (BotoCoreError, ClientError) as error:
-            self.module.fail_aws(error, action)
+        return self.actions.call(self.ec2, action, method, **kwargs)
 
     def act(self, description, method, **kwargs):
-        """Record a change; make it unless in check mode. Returns the response or None."""
-        self.changes.append(description)
-        if self.module.check_mode:
-            return None
-        return self.call(description, method, **kwargs)
+        return self.actions.act(self.ec2, description, method, **kwargs)
 
     def wanted_tags(self, suffix, role=None):
         wanted = tag_helpers.with_managed_by(self.params["tags"])
@@ -602,9 +582,7 @@ def main():
         result = {}
     else:
         result = network.ensure()
-    changed = bool(network.changes)
-    diff = {"before": "", "after": "".join(f"{change}\n" for change in network.changes)} if changed else None
-    module.exit_json(changed=changed, diff=diff, changes=network.changes, **result)
+    module.exit_json(**network.actions.outcome(), **result)
 
 
 if __name__ == "__main__":

@@ -65,18 +65,9 @@ options:
     description:
       - KMS key to encrypt the value with. The account's C(aws/ssm) key when unset.
     type: str
-  tags:
-    description:
-      - Tags of the parameter. The collection adds its own ownership tag.
-    type: dict
-    default: {}
-  purge_tags:
-    description:
-      - Remove tags that are not in O(tags).
-    type: bool
-    default: true
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
+  - convex_selfhost.aws.tags
 attributes:
   check_mode:
     support: full

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/convex-selfhost-sanity.XXXXXX")
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tree="$work/ansible_collections"
 target="$tree/convex_selfhost/aws"
