@@ -129,25 +129,30 @@ attributes:
 
 EXAMPLES = r"""
 - name: Start the database without waiting for it
-  convex_selfhost.aws.database:
+  convex_selfhost.aws.database: &convex_database
     name: convex-dev
+    instance_class: db.t4g.small
     subnet_ids: "{{ convex_network.private_subnet_ids }}"
     security_group_ids: ["{{ convex_network.database_security_group_id }}"]
     master_password: "{{ db_password.value }}"
     deletion_protection: true
   no_log: true
 
+# Give the later call the same options: any option left out takes its default, and the module
+# would change the instance back to it (here, the instance class).
 - name: Wait for it just before the backend starts
   convex_selfhost.aws.database:
-    name: convex-dev
+    <<: *convex_database
     wait: true
   register: convex_database
+  no_log: true
 
 - name: Snapshot before an upgrade
   convex_selfhost.aws.database:
-    name: convex-dev
+    <<: *convex_database
     snapshot_identifier: convex-dev-before-upgrade-20261124
     wait: true
+  no_log: true
 """
 
 RETURN = r"""
