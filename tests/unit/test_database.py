@@ -164,3 +164,13 @@ def test_a_noop_run_costs_four_api_calls(aws, network):
     run_module("database", db_args(aws, network))
     # Subnet group, parameter group, its parameters, the instance.
     assert aws.request_count() - before == 4
+
+
+def test_absent_without_a_final_snapshot_when_told_to_skip_it(aws, network):
+    run_module("database", db_args(aws, network))
+    removed = run_module("database", db_args(aws, network, state="absent", skip_final_snapshot=True))
+    assert not removed.failed, removed
+    assert "snapshot_identifier" not in removed
+    rds = aws.client("rds")
+    assert rds.describe_db_instances()["DBInstances"] == []
+    assert rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] == []
