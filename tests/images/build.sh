@@ -2,7 +2,9 @@
 # Build the local test images from Debian packages: mmdebstrap makes a root file system,
 # `docker import` turns it into an image. Nothing is pulled from a registry.
 # A recipe is a folder with: suite (Debian release), packages (one a line), and optionally
-# variant (mmdebstrap's, default minbase) and cmd (the image's command as JSON, default systemd). Each image is tagged with a hash of its recipe, so it is rebuilt only when the
+# variant (mmdebstrap's, default minbase), cmd (the image's command as JSON, default systemd),
+# rootfs/ (files copied over the root file system) and import (a script that makes the images
+# from the tarball itself, for recipes that give more than one image). Each image is tagged with a hash of its recipe, so it is rebuilt only when the
 # recipe changes, and also tagged :current for the molecule platform to use.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +24,8 @@ for recipe in "$here"/*/; do
   [ -f "$recipe/packages" ] || continue
   variant=$(cat "$recipe/variant" 2>/dev/null || echo minbase)
   cmd=$(cat "$recipe/cmd" 2>/dev/null || echo '["/sbin/init"]')
-  digest=$( (cd "$recipe" && cat suite packages && echo "$variant" "$cmd") | sha256sum | cut -c1-12)
+  digest=$( (cd "$recipe" && cat suite packages && echo "$variant" "$cmd" &&
+    find . -path ./packages -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum) | sha256sum | cut -c1-12)
   image="convex-test/$name:$digest"
   if docker image inspect "$image" >/dev/null 2>&1; then
     echo "images: $image is up to date"
@@ -32,12 +35,19 @@ for recipe in "$here"/*/; do
       need_mmdebstrap
       packages=$(grep -v '^#' "$recipe/packages" | grep -v '^$' | paste -sd, -)
       echo "images: building $name from Debian $(cat "$recipe/suite") packages"
-      mmdebstrap --quiet --format=tar --variant="$variant" --include="$packages" "$(cat "$recipe/suite")" "$tarball.part"
+      hooks=()
+      [ -d "$recipe/rootfs" ] && hooks=(--customize-hook="sync-in $recipe/rootfs /")
+      mmdebstrap --quiet --format=tar --variant="$variant" --include="$packages" "${hooks[@]}" \
+        "$(cat "$recipe/suite")" "$tarball.part"
       mv "$tarball.part" "$tarball"
       # Old tarballs of this image are dead weight once a new recipe is built.
       find "$cache" -name "$name-*.tar" ! -name "$name-$digest.tar" -delete
     fi
-    docker import --change "CMD $cmd" "$tarball" "$image" >/dev/null
+    if [ -x "$recipe/import" ]; then
+      "$recipe/import" "$tarball" "$image"
+    else
+      docker import --change "CMD $cmd" "$tarball" "$image" >/dev/null
+    fi
     echo "images: imported $image"
   fi
   docker tag "$image" "convex-test/$name:current"
