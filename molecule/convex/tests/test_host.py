@@ -1,0 +1,42 @@
+"""Testinfra: the state docker, caddy and convex leave on the host."""
+
+import json
+
+
+def test_services_are_enabled_and_running(host):
+    for name in ("docker", "caddy"):
+        service = host.service(name)
+        assert service.is_enabled and service.is_running, name
+
+
+def test_env_file_is_root_only_and_holds_no_aws_keys(host):
+    env = host.file("/opt/convex/.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    content = env.content_string
+    assert "AWS_ACCESS_KEY_ID" not in content and "AWS_SECRET_ACCESS_KEY" not in content
+    assert "CONVEX_CLOUD_ORIGIN=https://api.convex.test" in content
+    assert "CONVEX_SITE_ORIGIN=https://site.convex.test" in content
+    assert "NEXT_PUBLIC_DEPLOYMENT_URL=https://api.convex.test" in content
+    mysql_url = next(line for line in content.splitlines() if line.startswith("MYSQL_URL="))
+    assert mysql_url.count("/") == 2, "no database name in MYSQL_URL"
+
+
+def test_compose_images_are_pinned(host):
+    compose = host.file("/opt/convex/docker-compose.yml").content_string
+    assert ":latest" not in compose
+    assert "image: convex-test/convex-backend-standin:" in compose
+
+
+def test_containers_are_up_and_healthy(host):
+    listed = host.check_output("docker compose -f /opt/convex/docker-compose.yml ps --format json")
+    rows = [json.loads(line) for line in listed.splitlines() if line.strip()]
+    states = {row["Service"]: (row["State"], row.get("Health", "")) for row in rows}
+    assert states["backend"] == ("running", "healthy")
+    assert states["dashboard"][0] == "running"
+
+
+def test_container_ports_listen_on_loopback_only(host):
+    for port in (3210, 3211, 6791):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    assert host.socket("tcp://0.0.0.0:443").is_listening or host.socket("tcp://:::443").is_listening
