@@ -8,13 +8,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit molecule build clean
+.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: ## Every check, in order, from a fresh machine; ends with one "checks: N passed, N failed" line
-	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit molecule
+	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit e2e molecule
 
 venv: ## Create .venv from requirements-dev.txt (again only when that file changes)
 	@$(HARNESS)/make-venv.sh $(VENV)
@@ -33,6 +33,16 @@ sanity: venv ## ansible-test sanity in a temporary ansible_collections tree
 
 unit: venv ## pytest unit tests (modules against a moto server)
 	@$(HARNESS)/run-checks.sh unit
+
+e2e: venv images ## The whole stage lifecycle on the local stage (emulator + container host + stand-ins)
+	@$(HARNESS)/run-checks.sh e2e
+
+local: venv images ## Run site.yml on the embedded local stage (CONVEX_IMAGES=standin for the test stand-ins)
+	@scripts/local-stage up
+	@scripts/local-stage site
+
+local-down: ## Remove everything `make local` made
+	@scripts/local-stage down
 
 molecule: venv images ## Every molecule scenario on the Debian 13 systemd test host
 	@$(HARNESS)/run-checks.sh molecule

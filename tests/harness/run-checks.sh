@@ -57,6 +57,8 @@ stage_sanity() { check "sanity: ansible-test sanity" tests/harness/sanity.sh; }
 
 stage_unit() { pytest_checks unit tests/unit; }
 
+stage_e2e() { pytest_checks e2e tests/e2e; }
+
 stage_molecule() {
   local scenario
   for scenario in molecule/*/molecule.yml; do

@@ -9,9 +9,7 @@ import sys
 
 host, address, ca_file = sys.argv[1], sys.argv[2], sys.argv[3]
 context = ssl.create_default_context(cafile=ca_file)
-with socket.create_connection((address, 443), timeout=10) as raw, context.wrap_socket(
-    raw, server_hostname=host
-) as tls:
+with socket.create_connection((address, 443), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
     key = base64.b64encode(os.urandom(16)).decode()
     tls.sendall(
         (

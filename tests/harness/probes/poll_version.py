@@ -16,9 +16,10 @@ context = ssl.create_default_context(cafile=ca_file)
 
 
 def get_version():
-    with socket.create_connection((address, 443), timeout=60) as raw, context.wrap_socket(
-        raw, server_hostname=host
-    ) as tls:
+    with (
+        socket.create_connection((address, 443), timeout=60) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
         tls.sendall(f"GET /version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while chunk := tls.recv(65536):
