@@ -172,6 +172,17 @@ def test_upgrade_keeps_every_request_answered():
     assert all(r["failed"] == 0 for r in recap(run.stdout).values())
 
 
+def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
+    run = local_stage("site", playbook="upgrade.yml", version="standin-missing", check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "the rollout stopped here" in output
+    assert "It ran standin-2 before" in output
+    assert "-e convex_version=standin-2" in output
+    assert "convex-local-before-standin-missing" in output
+    assert api_version() == "standin-2", "a failed pull must leave the running stack alone"
+
+
 def test_admin_key_playbook_prints_the_stored_key():
     run = local_stage("site", playbook="admin_key.yml")
     assert re.search(r"CONVEX_SELF_HOSTED_ADMIN_KEY=convex-self-hosted\|[0-9a-f]{64}", run.stdout)
