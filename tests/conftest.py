@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "harness"))
 sys.path.insert(0, str(REPO / ".cache" / "collections"))
 
+from module_runner import run_module  # noqa: E402
 from moto_server import MotoServer  # noqa: E402
 
 REGION = "us-east-1"
@@ -62,6 +63,14 @@ class AwsEmulator:
 
     def request_count(self):
         return self.server.request_count()
+
+    def assert_refused_before_any_call(self, module, args, names):
+        """Run module with bad args: it must fail, say `names`, and send AWS nothing."""
+        before = self.request_count()
+        result = run_module(module, args)
+        assert result.failed, result
+        assert names in result["msg"], result["msg"]
+        assert self.request_count() == before, "a refused input must not reach AWS"
 
 
 @pytest.fixture(scope="session")

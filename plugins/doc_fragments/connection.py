@@ -1,7 +1,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# The options below are the ones amazon.aws's AnsibleAWSModule adds to every module built on
-# ConvexAWSModule; validate-modules checks that this text and that argument spec agree.
+# What every module built on ConvexAWSModule has: the options amazon.aws's AnsibleAWSModule adds
+# (validate-modules checks that this text and that argument spec agree), and full check mode,
+# which ConvexAWSModule turns on for all of them.
 
 
 class ModuleDocFragment:
@@ -72,6 +73,10 @@ requirements:
   - python >= 3.9
   - boto3 >= 1.34.0
   - botocore >= 1.34.0
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
 notes:
   - AWS calls run where the module runs, normally the controller, so credentials and the AWS
     configuration files are read there.

@@ -44,3 +44,11 @@ def difference(current, desired, purge=True):
     to_set = {key: value for key, value in desired.items() if current.get(key) != value}
     to_remove = sorted(key for key in current if key not in desired) if purge else []
     return to_set, to_remove
+
+
+def owned_filters(name):
+    """EC2 describe filters for what this collection made under a Name tag."""
+    return [
+        {"Name": "tag:Name", "Values": [name]},
+        {"Name": f"tag:{MANAGED_BY_KEY}", "Values": [MANAGED_BY_VALUE]},
+    ]

@@ -17,9 +17,6 @@ options: {}
 extends_documentation_fragment:
   - convex_selfhost.aws.connection
 attributes:
-  check_mode:
-    support: full
-    description: Reads only, so check mode and a normal run behave the same.
   diff_mode:
     support: none
     description: Nothing changes, so there is nothing to show.

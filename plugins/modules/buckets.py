@@ -59,9 +59,6 @@ extends_documentation_fragment:
   - convex_selfhost.aws.connection
   - convex_selfhost.aws.tags
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and changes nothing.
   diff_mode:
     support: full
     description: Shows each bucket's settings before and after.

@@ -119,9 +119,6 @@ extends_documentation_fragment:
   - convex_selfhost.aws.connection
   - convex_selfhost.aws.tags
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and changes nothing.
   diff_mode:
     support: full
     description: Lists what would be created, modified or removed.

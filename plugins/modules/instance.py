@@ -107,9 +107,6 @@ extends_documentation_fragment:
   - convex_selfhost.aws.connection
   - convex_selfhost.aws.tags
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and changes nothing.
   diff_mode:
     support: full
     description: Lists what would be created, repaired or removed.
@@ -338,11 +335,7 @@ class Host:
             self.ec2,
             "look up the host",
             "describe_instances",
-            Filters=[
-                {"Name": "tag:Name", "Values": [self.name]},
-                {"Name": f"tag:{tag_helpers.MANAGED_BY_KEY}", "Values": [tag_helpers.MANAGED_BY_VALUE]},
-                {"Name": "instance-state-name", "Values": LIVE_STATES},
-            ],
+            Filters=[*tag_helpers.owned_filters(self.name), {"Name": "instance-state-name", "Values": LIVE_STATES}],
         )["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         if len(instances) > 1:
@@ -357,10 +350,7 @@ class Host:
                     self.ec2,
                     "look up the Elastic IP",
                     "describe_addresses",
-                    Filters=[
-                        {"Name": "tag:Name", "Values": [f"{self.name}-ip"]},
-                        {"Name": f"tag:{tag_helpers.MANAGED_BY_KEY}", "Values": [tag_helpers.MANAGED_BY_VALUE]},
-                    ],
+                    Filters=tag_helpers.owned_filters(f"{self.name}-ip"),
                 )["Addresses"]
             ),
             None,

@@ -63,9 +63,6 @@ extends_documentation_fragment:
   - convex_selfhost.aws.connection
   - convex_selfhost.aws.tags
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and changes nothing.
   diff_mode:
     support: full
     description: Lists what would be created, repaired or removed.
@@ -265,10 +262,7 @@ class Network:
         vpcs = self.call(
             "look up the VPC",
             "describe_vpcs",
-            Filters=[
-                {"Name": "tag:Name", "Values": [self.name]},
-                {"Name": f"tag:{tag_helpers.MANAGED_BY_KEY}", "Values": [tag_helpers.MANAGED_BY_VALUE]},
-            ],
+            Filters=tag_helpers.owned_filters(self.name),
         )["Vpcs"]
         if len(vpcs) > 1:
             ids = ", ".join(v["VpcId"] for v in vpcs)

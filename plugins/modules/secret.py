@@ -69,9 +69,6 @@ extends_documentation_fragment:
   - convex_selfhost.aws.connection
   - convex_selfhost.aws.tags
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and changes nothing.
   diff_mode:
     support: partial
     description: Shows tag changes and whether the value would change, never the value itself.

@@ -131,11 +131,7 @@ def test_absent_removes_empty_buckets_without_force(aws):
     ["Convex-Upper", "ab", "convex_underscore", "-leading", "trailing-", "double--hyphen", "x" * 47],
 )
 def test_invalid_prefix_fails_before_any_call(aws, prefix):
-    before = aws.request_count()
-    result = run_module("buckets", bucket_args(aws, prefix=prefix))
-    assert result.failed
-    assert f"prefix '{prefix}'" in result["msg"]
-    assert aws.request_count() == before
+    aws.assert_refused_before_any_call("buckets", bucket_args(aws, prefix=prefix), f"prefix '{prefix}'")
 
 
 def test_negative_retention_names_the_option(aws):

@@ -67,6 +67,7 @@ def test_every_module_documentation_renders():
     for name, doc in documented.items():
         assert doc["doc"]["short_description"], name
         assert doc["examples"] and doc["return"], name
+        assert doc["doc"]["attributes"]["check_mode"]["support"] == "full", name
 
 
 def test_action_group_lists_every_module():

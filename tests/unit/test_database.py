@@ -151,11 +151,7 @@ def test_absent_refuses_a_protected_instance(aws, network):
     ],
 )
 def test_bad_input_fails_before_any_call(aws, network, bad, names):
-    before = aws.request_count()
-    result = run_module("database", db_args(aws, network, **bad))
-    assert result.failed
-    assert names in result["msg"]
-    assert aws.request_count() == before
+    aws.assert_refused_before_any_call("database", db_args(aws, network, **bad), names)
 
 
 def test_a_noop_run_costs_four_api_calls(aws, network):

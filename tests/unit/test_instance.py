@@ -159,11 +159,7 @@ def test_absent_removes_host_role_and_address(aws, network):
     ],
 )
 def test_bad_input_fails_before_any_call(aws, network, bad, names):
-    before = aws.request_count()
-    result = run_module("instance", host_args(aws, network, **bad))
-    assert result.failed
-    assert names in result["msg"]
-    assert aws.request_count() == before
+    aws.assert_refused_before_any_call("instance", host_args(aws, network, **bad), names)
 
 
 def test_a_noop_run_costs_five_api_calls(aws, network):

@@ -119,11 +119,7 @@ def test_absent_removes_the_parameter_and_is_idempotent(aws):
     ],
 )
 def test_bad_input_fails_before_any_call(aws, bad, names):
-    before = aws.request_count()
-    result = run_module("secret", secret_args(aws, **bad))
-    assert result.failed
-    assert names in result["msg"]
-    assert aws.request_count() == before
+    aws.assert_refused_before_any_call("secret", secret_args(aws, **bad), names)
 
 
 def test_a_noop_run_costs_two_api_calls(aws):
