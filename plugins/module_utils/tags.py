@@ -8,6 +8,12 @@ from __future__ import annotations
 MANAGED_BY_KEY = "convex_selfhost:managed-by"
 MANAGED_BY_VALUE = "convex_selfhost.aws"
 
+# The tags and purge_tags options, as the doc fragment convex_selfhost.aws.tags documents them.
+ARGUMENT_SPEC = {
+    "tags": {"type": "dict", "default": {}},
+    "purge_tags": {"type": "bool", "default": True},
+}
+
 # AWS reserves this prefix; such tags can be neither set nor removed by callers.
 _RESERVED_PREFIX = "aws:"
 

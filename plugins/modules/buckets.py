@@ -392,8 +392,7 @@ def main():
         "versioning": {"type": "bool", "default": False},
         "export_retention_days": {"type": "int", "default": 14},
         "force": {"type": "bool", "default": False},
-        "tags": {"type": "dict", "default": {}},
-        "purge_tags": {"type": "bool", "default": True},
+        **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     params = module.params

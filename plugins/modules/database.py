@@ -579,8 +579,7 @@ def main():
         "snapshot_identifier": {"type": "str"},
         "skip_final_snapshot": {"type": "bool", "default": False},
         "final_snapshot_identifier": {"type": "str"},
-        "tags": {"type": "dict", "default": {}},
-        "purge_tags": {"type": "bool", "default": True},
+        **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     problems = input_problems(module.params)

@@ -602,8 +602,7 @@ def main():
         "key_name": {"type": "str", "no_log": False},
         "user_data": {"type": "str"},
         "elastic_ip": {"type": "bool", "default": True},
-        "tags": {"type": "dict", "default": {}},
-        "purge_tags": {"type": "bool", "default": True},
+        **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     problems = input_problems(module.params)

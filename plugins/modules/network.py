@@ -555,8 +555,7 @@ def main():
         "private_subnet_cidrs": {"type": "list", "elements": "str"},
         "availability_zones": {"type": "list", "elements": "str"},
         "admin_cidrs": {"type": "list", "elements": "str", "default": []},
-        "tags": {"type": "dict", "default": {}},
-        "purge_tags": {"type": "bool", "default": True},
+        **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     params = dict(module.params)

@@ -298,8 +298,7 @@ def main():
         "return_value": {"type": "bool", "default": False},
         "description": {"type": "str"},
         "kms_key_id": {"type": "str"},
-        "tags": {"type": "dict", "default": {}},
-        "purge_tags": {"type": "bool", "default": True},
+        **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     problems = input_problems(module.params)
