@@ -8,10 +8,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down build clean
+.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down docs build clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: ## Every check, in order, from a fresh machine; ends with one "checks: N passed, N failed" line
 	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit e2e molecule
@@ -46,6 +46,9 @@ local-down: ## Remove everything `make local` made
 
 molecule: venv images ## Every molecule scenario on the Debian 13 systemd test host
 	@$(HARNESS)/run-checks.sh molecule
+
+docs: venv ## Rewrite docs/role-variables.md from the roles' meta/argument_specs.yml
+	@python3 scripts/role-reference
 
 build: venv ## Build the collection tarball into build/
 	@mkdir -p build && ansible-galaxy collection build --force --output-path build .
