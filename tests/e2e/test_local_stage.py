@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto_server import MotoServer
+from readme_commands import needs_a_stage, readme_commands
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / "scripts" / "local-stage"
@@ -188,6 +189,64 @@ def test_admin_key_playbook_prints_the_stored_key():
     assert re.search(r"CONVEX_SELF_HOSTED_ADMIN_KEY=convex-self-hosted\|[0-9a-f]{64}", run.stdout)
 
 
+# The README's stage commands are written for the dev stage; here they run on the local one.
+README_TO_LOCAL = {"dev.convex.example.com": "convex.localhost", "convex-dev": "convex-local"}
+# What each README stage command must show, by a word of the command.
+README_EXPECTED = {
+    "grep ORIGIN": [
+        "CONVEX_CLOUD_ORIGIN=https://api.convex.localhost",
+        "CONVEX_SITE_ORIGIN=https://site.convex.localhost",
+    ],
+    "/version": ["standin-2"],
+    "logs --tail": ["backend"],
+    "metadata_options": ['"http_put_response_hop_limit": 2', '"http_tokens": "required"'],
+    "getent hosts": ["127.0.0.1"],
+    "journalctl -u caddy": ["caddy"],
+}
+
+
+def test_readme_stage_commands_answer_on_the_local_stage():
+    # Make the container host look like a real stage's host to these commands: its three names
+    # resolve to it (public DNS does that on AWS) and Caddy's local CA is trusted (a public CA
+    # on AWS). The commands themselves run exactly as the README writes them, names aside.
+    on_host(
+        "sh",
+        "-c",
+        "grep -q api.convex.localhost /etc/hosts || "
+        "echo '127.0.0.1 api.convex.localhost site.convex.localhost dashboard.convex.localhost' >> /etc/hosts",
+    )
+    trusted = on_host(
+        "sh", "-c", f"cp {CADDY_CA} /usr/local/share/ca-certificates/local-stage-caddy.crt && update-ca-certificates"
+    )
+    assert trusted.returncode == 0, trusted.stderr
+    controller_env = dict(
+        os.environ,
+        PATH=f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+        AWS_ENDPOINT_URL=ENDPOINT,
+        AWS_ACCESS_KEY_ID="local-emulator",
+        AWS_SECRET_ACCESS_KEY="local-emulator",  # noqa: S106 - the emulator's fake key
+        AWS_REGION="us-east-1",
+    )
+    commands = [c for c in readme_commands() if needs_a_stage(c)]
+    assert len(commands) >= 6
+    for command in commands:
+        text = command.text
+        for dev, local in README_TO_LOCAL.items():
+            text = text.replace(dev, local)
+        if command.where == "host":
+            answer = on_host("bash", "-c", text)
+        else:
+            answer = subprocess.run(
+                ["bash", "-c", text], cwd=REPO, capture_output=True, text=True, env=controller_env, check=False
+            )
+        assert answer.returncode == 0, f"{command}\n{answer.stdout[-2000:]}\n{answer.stderr[-2000:]}"
+        expected = [shown for key, values in README_EXPECTED.items() if key in text for shown in values]
+        assert expected, f"{command}: say in README_EXPECTED what it must show"
+        for shown in expected:
+            assert shown in answer.stdout, f"{command}: {shown!r} not in\n{answer.stdout[-2000:]}"
+        print(f"ran {command}")
+
+
 @pytest.mark.parametrize(
     ("setting", "named"),
     [
@@ -196,6 +255,7 @@ def test_admin_key_playbook_prints_the_stored_key():
         ("stage_vpc_cidr=10.40.0.0/33", "stage_vpc_cidr"),
         ("stage_instance_type=t3.small", "stage_instance_type"),
         ("convex_version=latest", "convex_version"),
+        ("caddy_site_prefix=api", "caddy_site_prefix"),
     ],
 )
 def test_bad_input_fails_in_seconds_before_any_change(setting, named):
