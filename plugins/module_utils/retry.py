@@ -11,10 +11,10 @@ import random
 import time
 
 try:
-    from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+    from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError, WaiterError
     from botocore.parsers import ResponseParserError
 except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
-    ClientError = ConnectionClosedError = ReadTimeoutError = ResponseParserError = None
+    ClientError = ConnectionClosedError = ReadTimeoutError = ResponseParserError = WaiterError = None
 
 # Error codes that mean "too fast" or "not now" rather than "wrong".
 RETRYABLE_CODES = frozenset(
@@ -72,13 +72,19 @@ class Backoff:
         self._sleep(self.delay(retry_number))
 
 
+def _is_passing_answer(response):
+    code = response.get("Error", {}).get("Code", "")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in RETRYABLE_CODES or status == 429 or status >= 500
+
+
 def is_retryable(error):
     """True when an exception from botocore is worth another attempt."""
     if ClientError is not None and isinstance(error, ClientError):
-        response = getattr(error, "response", None) or {}
-        code = response.get("Error", {}).get("Code", "")
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return code in RETRYABLE_CODES or status == 429 or status >= 500
+        return _is_passing_answer(getattr(error, "response", None) or {})
+    # A waiter gives up on the first answer none of its acceptors knows, throttling included.
+    if WaiterError is not None and isinstance(error, WaiterError):
+        return _is_passing_answer(getattr(error, "last_response", None) or {})
     # A connection dropped or timed out mid-call is passing, and so is a body botocore cannot
     # parse (a load balancer's bare "503 Service Unavailable" page). A refused connection (wrong
     # endpoint, nothing listening) is not: retrying it would only delay the real message.
@@ -121,6 +127,27 @@ class RetryingClient:
 
         retrying.__name__ = name
         return retrying
+
+    def wait(self, waiter_name, delay=None, max_attempts=None, **kwargs):
+        """Run a botocore waiter that rides out throttling and 5xx answers.
+
+        A bare waiter ends a wait of many minutes at the first throttled poll. Here such an
+        answer costs a backoff, and the wait goes on within the same overall time: delay times
+        max_attempts seconds (the waiter model's own values by default).
+        """
+        waiter = self._client.get_waiter(waiter_name)
+        delay = delay or waiter.config.delay
+        deadline = time.monotonic() + delay * (max_attempts or waiter.config.max_attempts)
+        passing = 0
+        while True:
+            attempts_left = max(1, int((deadline - time.monotonic()) // delay))
+            try:
+                return waiter.wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts_left}, **kwargs)
+            except Exception as error:  # pylint: disable=broad-except
+                if not is_retryable(error) or time.monotonic() >= deadline:
+                    raise
+            self._backoff.wait(min(passing, self._backoff.attempts))
+            passing += 1
 
     def paginate(self, operation, **kwargs):
         """All pages of a paginated call merged into one dict.

@@ -289,7 +289,7 @@ class Database:
         delay = 15
         attempts = max(1, self.params["wait_timeout"] // delay)
         try:
-            self.rds.raw.get_waiter(waiter).wait(WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs)
+            self.rds.wait(waiter, delay=delay, max_attempts=attempts, **kwargs)
         except Exception as error:  # pylint: disable=broad-except
             self.module.fail_json(
                 msg=f"{what} did not finish within wait_timeout ({self.params['wait_timeout']} s): {error}; "

@@ -428,7 +428,7 @@ class Host:
                 time.sleep(3)
             except BotoCoreError as error:
                 self.module.fail_aws(error, "start the host")
-        self.ec2.raw.get_waiter("instance_running").wait(InstanceIds=[launched["InstanceId"]])
+        self.ec2.wait("instance_running", InstanceIds=[launched["InstanceId"]])
         return self.find_instance()
 
     def repair(self, instance):
@@ -538,7 +538,7 @@ class Host:
                 InstanceIds=[instance["InstanceId"]],
             )
             if not self.module.check_mode:
-                self.ec2.raw.get_waiter("instance_terminated").wait(InstanceIds=[instance["InstanceId"]])
+                self.ec2.wait("instance_terminated", InstanceIds=[instance["InstanceId"]])
         address = self.find_address()
         if address is not None:
             if address.get("AssociationId"):

@@ -322,7 +322,7 @@ class Network:
             if created is None:
                 return {"vpc_cidr": params["cidr"]}
             vpc = created["Vpc"]
-            self.ec2.get_waiter("vpc_available").wait(VpcIds=[vpc["VpcId"]])
+            self.ec2.wait("vpc_available", VpcIds=[vpc["VpcId"]])
             for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
                 self.call(
                     "turn on DNS in the VPC",

@@ -3,7 +3,7 @@
 import boto3
 import botocore.config
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from fault_proxy import FaultPolicy, FaultProxy
 from module_runner import run_module
 
@@ -63,6 +63,26 @@ def test_paginated_listing_is_retried_as_a_whole(aws):
         listing = client_through(aws, proxy, "ec2").paginate("describe_vpcs")
     assert len(listing["Vpcs"]) == 4, "three VPCs plus the default one"
     assert policy.failed == 1
+
+
+def test_waiter_rides_out_throttling_and_bare_503s(aws):
+    # A bare botocore waiter ends at the first throttled poll; a stage run under throttling
+    # found that (database wait=true), so waits go through the retrying client.
+    vpc = aws.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    policy = FaultPolicy(fail_first=4, kinds=("throttle", "503"))
+    with FaultProxy(aws.endpoint, policy) as proxy:
+        client_through(aws, proxy, "ec2").wait("vpc_available", delay=1, max_attempts=10, VpcIds=[vpc])
+    assert (policy.seen, policy.failed) == (5, 4)
+    assert set(policy.answered) == {"RequestLimitExceeded", "503"}
+
+
+def test_waiter_still_stops_at_a_real_error(aws):
+    policy = FaultPolicy()
+    with FaultProxy(aws.endpoint, policy) as proxy, pytest.raises(WaiterError):
+        client_through(aws, proxy, "ec2").wait(
+            "vpc_available", delay=1, max_attempts=3, VpcIds=["vpc-0123456789abcdef0"]
+        )
+    assert policy.seen == 1
 
 
 def test_gives_up_after_the_last_attempt(aws):
