@@ -8,101 +8,22 @@ import json
 import os
 import re
 import subprocess
-import time
-from pathlib import Path
 
-import boto3
 import pytest
-from moto_server import MotoServer
+from local_stage_tools import (
+    CADDY_CA,
+    EMULATOR_LOG,
+    ENDPOINT,
+    REPO,
+    api_version,
+    aws,
+    local_stage,
+    on_host,
+    recap,
+    stage_resources,
+    upgrade_under_a_polling_client,
+)
 from readme_commands import needs_a_stage, readme_commands
-
-REPO = Path(__file__).resolve().parents[2]
-STAGE = REPO / "scripts" / "local-stage"
-HOST = "convex-local-host"
-ENDPOINT = "http://127.0.0.1:45700"
-CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
-EMULATOR_LOG = MotoServer(log_path=REPO / ".cache" / "local" / "moto.log")
-
-
-def local_stage(*args, playbook="site.yml", version="standin-1", check=True):
-    env = dict(os.environ, CONVEX_IMAGES="standin", CONVEX_VERSION=version, PLAYBOOK=playbook, ANSIBLE_NOCOLOR="1")
-    started = time.monotonic()
-    done = subprocess.run([str(STAGE), *args], capture_output=True, text=True, env=env, check=False)
-    done.seconds = time.monotonic() - started
-    if check and done.returncode != 0:
-        raise AssertionError(f"local-stage {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return done
-
-
-def recap(output):
-    """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from the PLAY RECAP."""
-    hosts = {}
-    for line in output.splitlines():
-        match = re.match(r"^(\S+)\s+:\s+(.*)$", line)
-        if match and "changed=" in line:
-            hosts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
-    return hosts
-
-
-def on_host(*command):
-    return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=False)
-
-
-def api_version():
-    answer = on_host(
-        "curl",
-        "-sS",
-        "--cacert",
-        CADDY_CA,
-        "--resolve",
-        "api.convex.localhost:443:127.0.0.1",
-        "https://api.convex.localhost/version",
-    )
-    return answer.stdout.strip()
-
-
-def aws(service):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="local-emulator",
-        aws_secret_access_key="local-emulator",  # noqa: S106 - the emulator's fake key
-    )
-
-
-def stage_resources():
-    """Everything of the stage the emulator holds, counted by kind."""
-    ec2, rds, iam = aws("ec2"), aws("rds"), aws("iam")
-    live = ["pending", "running", "stopping", "stopped"]
-    reservations = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": live}])["Reservations"]
-    zone = aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
-    records = aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-    return {
-        "vpcs": len([v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]),
-        "subnets": len([s for s in ec2.describe_subnets()["Subnets"] if not s.get("DefaultForAz")]),
-        "security_groups": len(
-            [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
-        ),
-        "internet_gateways": len([g for g in ec2.describe_internet_gateways()["InternetGateways"] if g["Attachments"]]),
-        "instances": sum(len(r["Instances"]) for r in reservations),
-        "elastic_ips": len(ec2.describe_addresses()["Addresses"]),
-        "buckets": len(aws("s3").list_buckets()["Buckets"]),
-        "parameters": len(aws("ssm").describe_parameters()["Parameters"]),
-        "db_instances": len(rds.describe_db_instances()["DBInstances"]),
-        "db_snapshots": len(rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]),
-        "db_subnet_groups": len(rds.describe_db_subnet_groups()["DBSubnetGroups"]),
-        "db_parameter_groups": len(
-            [
-                g
-                for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
-                if g["DBParameterGroupName"].startswith("convex-")
-            ]
-        ),
-        "iam_roles": len(iam.list_roles()["Roles"]),
-        "instance_profiles": len(iam.list_instance_profiles()["InstanceProfiles"]),
-        "dns_records": len([r for r in records if r["Type"] == "A"]),
-    }
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -136,34 +57,7 @@ def test_check_mode_reports_no_change():
 
 
 def test_upgrade_keeps_every_request_answered():
-    on_host("rm", "-f", "/run/e2e-poll.stop", "/run/e2e-poll.json")
-    probe = REPO / "tests" / "harness" / "probes" / "poll_version.py"
-    subprocess.run(["docker", "cp", str(probe), f"{HOST}:/usr/local/bin/"], check=True)
-    started = on_host(
-        "systemd-run",
-        "--unit",
-        "e2e-poller",
-        "--collect",
-        "python3",
-        "/usr/local/bin/poll_version.py",
-        "api.convex.localhost",
-        "127.0.0.1",
-        CADDY_CA,
-        "/run/e2e-poll.stop",
-        "/run/e2e-poll.json",
-        "300",
-    )
-    assert started.returncode == 0, started.stderr
-    time.sleep(2)
-    run = local_stage("site", playbook="upgrade.yml", version="standin-2")
-    time.sleep(2)
-    on_host("touch", "/run/e2e-poll.stop")
-    for _attempt in range(60):
-        report = on_host("cat", "/run/e2e-poll.json")
-        if report.returncode == 0:
-            break
-        time.sleep(1)
-    seen = json.loads(report.stdout)
+    run, seen = upgrade_under_a_polling_client("standin-2")
     print(f"upgrade: {json.dumps(seen)}")
     assert seen["failed"] == 0, seen
     assert set(seen["versions"]) == {"standin-1", "standin-2"}, seen

@@ -8,6 +8,7 @@ backoff and that a run under faults converges without duplicates.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import random
@@ -65,6 +66,8 @@ class FaultPolicy:
         self._lock = threading.Lock()
         self.seen = 0
         self.failed = 0
+        # How often each error was answered, by AWS error code (or "503").
+        self.answered = collections.Counter()
 
     def next_fault(self):
         """The kind of error for the next request, or None to forward it."""
@@ -106,18 +109,24 @@ class FaultProxy:
                 fault = proxy.policy.next_fault()
                 if fault:
                     self._answer_fault(fault)
-                else:
+                    return
+                try:
                     self._forward(body)
+                except OSError:
+                    # The emulator is gone (a test killed it): drop the client's connection, as
+                    # a dead endpoint would, without a traceback in the test output.
+                    self.close_connection = True
 
             def _answer_fault(self, kind):
                 request_id = str(uuid.uuid4())
                 if kind == "503":
-                    status, content_type, text = 503, "text/plain", "Service Unavailable"
+                    code, status, content_type, text = "503", 503, "text/plain", "Service Unavailable"
                 else:
                     match = _SERVICE_IN_SCOPE.search(self.headers.get("Authorization", ""))
                     service = match.group(1) if match else ""
                     code, status, shape = _THROTTLE.get(service, _DEFAULT_THROTTLE)
                     content_type, text = _error_body(shape, code, request_id)
+                proxy.policy.answered[code] += 1
                 data = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)

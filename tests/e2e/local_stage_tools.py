@@ -1,0 +1,198 @@
+"""What the e2e tests share: driving the local stage, reading its host and its emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import boto3
+from moto_server import MotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+STAGE = REPO / "scripts" / "local-stage"
+HOST = "convex-local-host"
+ENDPOINT = "http://127.0.0.1:45700"
+CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
+EMULATOR_LOG = MotoServer(log_path=REPO / ".cache" / "local" / "moto.log")
+
+
+def stage_env(playbook="site.yml", version="standin-1", extra=None):
+    env = dict(os.environ, CONVEX_IMAGES="standin", CONVEX_VERSION=version, PLAYBOOK=playbook, ANSIBLE_NOCOLOR="1")
+    env.update(extra or {})
+    return env
+
+
+class BackgroundRun:
+    """A local-stage run in the background; its output is collected line by line as it comes."""
+
+    def __init__(self, args, env):
+        self.lines = []
+        self.process = subprocess.Popen(
+            [str(STAGE), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for_line(self, prefix, timeout=300):
+        """True once a line starting with prefix has been printed; False if the run ended first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(line.startswith(prefix) for line in self.lines):
+                return True
+            if self.process.poll() is not None:
+                self._reader.join(5)
+                return any(line.startswith(prefix) for line in self.lines)
+            time.sleep(0.1)
+        return False
+
+    def finish(self, timeout=600):
+        self.process.wait(timeout)
+        self._reader.join(10)
+        return self.process.returncode, "".join(self.lines)
+
+
+def start_local_stage(*args, playbook="site.yml", version="standin-1", extra_env=None):
+    return BackgroundRun(args, stage_env(playbook, version, extra_env))
+
+
+def local_stage(*args, playbook="site.yml", version="standin-1", check=True, extra_env=None):
+    env = stage_env(playbook, version, extra_env)
+    started = time.monotonic()
+    done = subprocess.run([str(STAGE), *args], capture_output=True, text=True, env=env, check=False)
+    done.seconds = time.monotonic() - started
+    if check and done.returncode != 0:
+        raise AssertionError(f"local-stage {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    return done
+
+
+def recap(output):
+    """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from the PLAY RECAP."""
+    hosts = {}
+    for line in output.splitlines():
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line)
+        if match and "changed=" in line:
+            hosts[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
+    return hosts
+
+
+def on_host(*command):
+    return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=False)
+
+
+def api_version():
+    answer = on_host(
+        "curl",
+        "-sS",
+        "--cacert",
+        CADDY_CA,
+        "--resolve",
+        "api.convex.localhost:443:127.0.0.1",
+        "https://api.convex.localhost/version",
+    )
+    return answer.stdout.strip()
+
+
+def aws(service):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="local-emulator",
+        aws_secret_access_key="local-emulator",  # noqa: S106 - the emulator's fake key
+    )
+
+
+def stage_resources():
+    """Everything of the stage the emulator holds, counted by kind."""
+    ec2, rds, iam = aws("ec2"), aws("rds"), aws("iam")
+    live = ["pending", "running", "stopping", "stopped"]
+    reservations = ec2.describe_instances(Filters=[{"Name": "instance-state-name", "Values": live}])["Reservations"]
+    zone = aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
+    records = aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return {
+        "vpcs": len([v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]),
+        "subnets": len([s for s in ec2.describe_subnets()["Subnets"] if not s.get("DefaultForAz")]),
+        "security_groups": len(
+            [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
+        ),
+        "internet_gateways": len([g for g in ec2.describe_internet_gateways()["InternetGateways"] if g["Attachments"]]),
+        "instances": sum(len(r["Instances"]) for r in reservations),
+        "elastic_ips": len(ec2.describe_addresses()["Addresses"]),
+        "buckets": len(aws("s3").list_buckets()["Buckets"]),
+        "parameters": len(aws("ssm").describe_parameters()["Parameters"]),
+        "db_instances": len(rds.describe_db_instances()["DBInstances"]),
+        "db_snapshots": len(rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]),
+        "db_subnet_groups": len(rds.describe_db_subnet_groups()["DBSubnetGroups"]),
+        "db_parameter_groups": len(
+            [
+                g
+                for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+                if g["DBParameterGroupName"].startswith("convex-")
+            ]
+        ),
+        "iam_roles": len(iam.list_roles()["Roles"]),
+        "instance_profiles": len(iam.list_instance_profiles()["InstanceProfiles"]),
+        "dns_records": len([r for r in records if r["Type"] == "A"]),
+    }
+
+
+# One stage's worth of resources: what a converged run leaves, and nothing twice.
+ONE_STACK = {
+    "vpcs": 1,
+    "subnets": 4,
+    "security_groups": 2,
+    "internet_gateways": 1,
+    "instances": 1,
+    "elastic_ips": 1,
+    "buckets": 5,
+    "parameters": 3,
+    "db_instances": 1,
+    "db_snapshots": 0,
+    "db_subnet_groups": 1,
+    "db_parameter_groups": 1,
+    "iam_roles": 1,
+    "instance_profiles": 1,
+    "dns_records": 3,
+}
+
+
+def upgrade_under_a_polling_client(version):
+    """Run upgrade.yml to version while a client on the host polls https://api.../version
+    through Caddy. Returns the run and what the client saw (sent, failed, versions, worst)."""
+    on_host("rm", "-f", "/run/e2e-poll.stop", "/run/e2e-poll.json")
+    probe = REPO / "tests" / "harness" / "probes" / "poll_version.py"
+    subprocess.run(["docker", "cp", str(probe), f"{HOST}:/usr/local/bin/"], check=True)
+    started = on_host(
+        "systemd-run",
+        "--unit",
+        "e2e-poller",
+        "--collect",
+        "python3",
+        "/usr/local/bin/poll_version.py",
+        "api.convex.localhost",
+        "127.0.0.1",
+        CADDY_CA,
+        "/run/e2e-poll.stop",
+        "/run/e2e-poll.json",
+        "300",
+    )
+    assert started.returncode == 0, started.stderr
+    time.sleep(2)
+    run = local_stage("site", playbook="upgrade.yml", version=version)
+    time.sleep(2)
+    on_host("touch", "/run/e2e-poll.stop")
+    for _attempt in range(60):
+        report = on_host("cat", "/run/e2e-poll.json")
+        if report.returncode == 0:
+            break
+        time.sleep(1)
+    return run, json.loads(report.stdout)

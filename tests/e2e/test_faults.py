@@ -1,0 +1,107 @@
+"""Faults on the local stage, on the AWS side and on the host. Runs interrupted or slowed by
+them converge on a re-run, make nothing twice, and a broken Caddy configuration never replaces
+the one that serves. Tests run in file order and share one stage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+from fault_proxy import FaultPolicy, FaultProxy
+from local_stage_tools import (
+    ENDPOINT,
+    ONE_STACK,
+    REPO,
+    api_version,
+    local_stage,
+    on_host,
+    recap,
+    stage_resources,
+    start_local_stage,
+)
+
+EMULATOR_PID = REPO / ".cache" / "local" / "moto.pid"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stage():
+    local_stage("down")
+    local_stage("up")
+    yield
+    local_stage("down")
+
+
+def assert_converged():
+    """A further run changes nothing, the stage holds exactly one stack, and Convex answers."""
+    run = local_stage("site")
+    hosts = recap(run.stdout)
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
+    assert stage_resources() == ONE_STACK
+    assert api_version() == "standin-1"
+
+
+def test_rerun_converges_after_the_emulator_is_killed_mid_run():
+    # A proxy with no faults, only to see how far the run has got: the kill lands after the
+    # network is made and while the rest of the stack is being created.
+    policy = FaultPolicy()
+    with FaultProxy(ENDPOINT, policy) as proxy:
+        run = start_local_stage("site", extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint})
+        assert run.wait_for_line("TASK [Buckets]"), "".join(run.lines)[-3000:]
+        os.kill(int(EMULATOR_PID.read_text()), signal.SIGKILL)
+        killed_after = policy.seen
+        time.sleep(3)
+        # moto keeps no state across a restart: the emulator comes back empty.
+        local_stage("up")
+        status, output = run.finish()
+    print(f"emulator killed after {killed_after} calls; the interrupted run exited {status}")
+    assert status != 0, "a run whose AWS endpoint died cannot have succeeded"
+    rerun = local_stage("site", check=False)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_converged()
+
+
+def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
+    local_stage("down")
+    local_stage("up")
+    policy = FaultPolicy(fail_ratio=0.2, kinds=("throttle", "503"), seed=20)
+    with FaultProxy(ENDPOINT, policy) as proxy:
+        run = local_stage("site", check=False, extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint})
+    share = policy.failed / max(policy.seen, 1)
+    print(f"fault proxy: {policy.seen} calls, {policy.failed} failed ({share:.0%}): {dict(policy.answered)}")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert share >= 0.15, "the proxy must really have failed about a fifth of the calls"
+    assert {"RequestLimitExceeded", "ThrottlingException", "503"} <= set(policy.answered)
+    assert stage_resources() == ONE_STACK, "faults must not make anything twice"
+    assert_converged()
+
+
+def test_rerun_converges_after_the_backend_is_killed_mid_run():
+    run = start_local_stage("site")
+    assert run.wait_for_line("TASK [convex : Render the compose file]"), "".join(run.lines)[-3000:]
+    killed = on_host("docker", "kill", "convex-backend-1")
+    assert killed.returncode == 0, killed.stderr
+    status, output = run.finish()
+    print(f"the run whose backend was killed exited {status}")
+    rerun = local_stage("site", check=False)
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert_converged()
+
+
+def test_broken_caddy_template_never_replaces_the_running_config(tmp_path):
+    roles = tmp_path / "roles"
+    shutil.copytree(REPO / "roles", roles)
+    template = roles / "caddy" / "templates" / "Caddyfile.j2"
+    # An unclosed site block: the file renders, and Caddy must refuse it.
+    template.write_text(template.read_text() + "\nbroken.{{ caddy_domain }} {\n\treverse_proxy {\n")
+    before = on_host("sha256sum", "/etc/caddy/Caddyfile").stdout
+    run = local_stage("site", check=False, extra_env={"ANSIBLE_ROLES_PATH": str(roles)})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    assert "TASK [caddy : Write the Caddyfile]" in output and "failed to validate" in output, output[-3000:]
+    assert on_host("sha256sum", "/etc/caddy/Caddyfile").stdout == before
+    assert on_host("systemctl", "is-active", "caddy").stdout.strip() == "active"
+    assert api_version() == "standin-1", "the site must keep answering"
+    assert_converged()
