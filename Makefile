@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down docs build clean
+.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down bench docs build clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ local-down: ## Remove everything `make local` made
 
 molecule: venv images ## Every molecule scenario on the Debian 13 systemd test host
 	@$(HARNESS)/run-checks.sh molecule
+
+bench: venv images ## Measure AWS calls, run times and upgrade availability on the local stage; writes bench/results.json
+	@python3 tests/bench/stage_bench.py
 
 docs: venv ## Rewrite docs/role-variables.md from the roles' meta/argument_specs.yml
 	@python3 scripts/role-reference
