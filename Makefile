@@ -51,7 +51,7 @@ bench: venv images ## Measure AWS calls, run times and upgrade availability on t
 	@python3 tests/bench/stage_bench.py
 
 docs: venv ## Rewrite docs/role-variables.md from the roles' meta/argument_specs.yml
-	@python3 scripts/role-reference
+	@python3 scripts/role-reference.py
 
 build: venv ## Build the collection tarball into build/
 	@mkdir -p build && ansible-galaxy collection build --force --output-path build .

@@ -75,7 +75,7 @@ def test_the_table_has_at_least_fifteen_rows():
     assert len(STAGE_ROWS) + len(MODULE_ROWS) >= 15
 
 
-@pytest.mark.parametrize(("settings", "named"), STAGE_ROWS, ids=[json.dumps(s) for s, _ in STAGE_ROWS])
+@pytest.mark.parametrize(("settings", "named"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])
 def test_stage_variable_is_refused_before_any_change(settings, named, aws):
     environment = aws.env()
     stage_environment = {k: environment[k] for k in environment if k.startswith("AWS_")}
@@ -98,7 +98,7 @@ def test_stage_variable_is_refused_before_any_change(settings, named, aws):
 
 
 @pytest.mark.parametrize(
-    ("module", "params", "named"), MODULE_ROWS, ids=[f"{m}:{sorted(p)[-1]}" for m, p, _ in MODULE_ROWS]
+    ("module", "params", "named"), MODULE_ROWS, ids=[f"{row[0]}:{sorted(row[1])[-1]}" for row in MODULE_ROWS]
 )
 def test_module_parameter_is_refused_before_any_call(module, params, named, aws):
     args = {**aws.connection_args(), **params}

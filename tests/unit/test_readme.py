@@ -212,7 +212,7 @@ def test_architecture_diagram_names_every_part():
 
 def test_role_reference_is_current():
     generated = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "role-reference"), "--stdout"],
+        [sys.executable, str(REPO / "scripts" / "role-reference.py"), "--stdout"],
         capture_output=True,
         text=True,
         check=True,
