@@ -39,6 +39,7 @@ def test_site_converges():
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap(run.stdout).values()), run.stdout[-3000:]
     assert "USING THE TEST STAND-IN IMAGES" in run.stdout
     assert "CONVEX_SELF_HOSTED_URL=https://api.convex.localhost" in run.stdout
+    assert "Admin key: PLAYBOOK=admin_key.yml scripts/local-stage site" in run.stdout
     assert api_version() == "standin-1"
     print(f"first site.yml: {run.seconds:.0f} s")
 

@@ -153,9 +153,20 @@ def check_pip_install(command, _aws):
             assert requirement.specifier.contains(metadata.version(requirement.name)), line
 
 
+def check_local_stage_playbook(command, _aws):
+    # The e2e suite runs this very form (local_stage_tools.local_stage with playbook=...).
+    playbook = command.split()[0].split("=", 1)[1]
+    assert (REPO / "playbooks" / playbook).is_file(), f"{command}: no playbooks/{playbook}"
+    script = (REPO / "scripts" / "local-stage").read_text()
+    assert "${PLAYBOOK:-site.yml}" in script, "scripts/local-stage no longer reads PLAYBOOK"
+    e2e = (REPO / "tests" / "e2e" / "test_local_stage.py").read_text()
+    assert f'playbook="{playbook}"' in e2e, f"the e2e suite does not run {playbook} through local-stage"
+
+
 RULES = [
     (r"^make( [a-z-]+)?( [A-Z_]+=\S+)*$", check_make),
     (r"^\. \.venv/bin/activate$", check_source),
+    (r"^PLAYBOOK=[a-z_]+\.yml scripts/local-stage site$", check_local_stage_playbook),
     (r"^export [A-Z_]+=\S+$", check_export),
     (r"^ansible localhost -m convex_selfhost\.aws\.account_info ", check_ansible_adhoc),
     (r"^ansible-playbook playbooks/\S+\.yml -i ", check_playbook),
