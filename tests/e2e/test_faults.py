@@ -26,12 +26,7 @@ from local_stage_tools import (
 EMULATOR_PID = REPO / ".cache" / "local" / "moto.pid"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def stage():
-    local_stage("down")
-    local_stage("up")
-    yield
-    local_stage("down")
+pytestmark = pytest.mark.usefixtures("fresh_local_stage")
 
 
 def assert_converged():

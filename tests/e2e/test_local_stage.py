@@ -25,13 +25,7 @@ from local_stage_tools import (
 )
 from readme_commands import needs_a_stage, readme_commands
 
-
-@pytest.fixture(scope="module", autouse=True)
-def stage():
-    local_stage("down")
-    local_stage("up")
-    yield
-    local_stage("down")
+pytestmark = pytest.mark.usefixtures("fresh_local_stage")
 
 
 def test_site_converges():
