@@ -74,6 +74,7 @@ def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
 
 
 def test_rerun_converges_after_the_backend_is_killed_mid_run():
+    local_stage("site")  # a running stage, also when this test runs alone
     run = start_local_stage("site")
     assert run.wait_for_line("TASK [convex : Render the compose file]"), "".join(run.lines)[-3000:]
     killed = on_host("docker", "kill", "convex-backend-1")
@@ -91,6 +92,7 @@ def test_broken_caddy_template_never_replaces_the_running_config(tmp_path):
     template = roles / "caddy" / "templates" / "Caddyfile.j2"
     # An unclosed site block: the file renders, and Caddy must refuse it.
     template.write_text(template.read_text() + "\nbroken.{{ caddy_domain }} {\n\treverse_proxy {\n")
+    local_stage("site")  # a running stage, also when this test runs alone
     before = on_host("sha256sum", "/etc/caddy/Caddyfile").stdout
     run = local_stage("site", check=False, extra_env={"ANSIBLE_ROLES_PATH": str(roles)})
     output = run.stdout + run.stderr
