@@ -59,6 +59,11 @@ class ConvexAWSModule(AnsibleAWSModule):
             if problem:
                 self.fail_json(msg=problem)
 
+    def refuse_bad_input(self, problems):
+        """Stop before any AWS call when the input has problems, naming every one of them."""
+        if problems:
+            self.fail_json(msg="; ".join(problems))
+
     def aws_client(self, service):
         """A client for service whose calls retry throttling, 5xx and dropped connections.
 

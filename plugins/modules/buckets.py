@@ -402,8 +402,7 @@ def main():
         problems.append(problem)
     if params["export_retention_days"] < 0:
         problems.append(f"export_retention_days {params['export_retention_days']} is negative: use 0 to keep exports")
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    module.refuse_bad_input(problems)
 
     names = bucket_names(params["prefix"])
     store = BucketSettings(module)

@@ -605,9 +605,7 @@ def main():
         **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
-    problems = input_problems(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    module.refuse_bad_input(input_problems(module.params))
     host = Host(module)
     result = host.remove() if module.params["state"] == "absent" else host.ensure()
     module.exit_json(**host.actions.outcome(), **result)

@@ -565,9 +565,7 @@ def main():
         public = private = []
     params["public_subnet_cidrs"] = params["public_subnet_cidrs"] or public
     params["private_subnet_cidrs"] = params["private_subnet_cidrs"] or private
-    problems = input_problems(params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    module.refuse_bad_input(input_problems(params))
 
     network = Network(module)
     if module.params["state"] == "absent":

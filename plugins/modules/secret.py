@@ -301,9 +301,7 @@ def main():
         **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
-    problems = input_problems(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
+    module.refuse_bad_input(input_problems(module.params))
     store = SecretParameter(module)
     if module.params["state"] == "absent":
         ensure_absent(module, store)
