@@ -1,5 +1,7 @@
 """The compose file the convex role renders is upstream's, with only the deliberate differences:
-pinned images, loopback-only ports, the MySQL CA bundle mounted and MYSQL_CA_FILE passed."""
+pinned images, loopback-only ports, a restart policy, the MySQL CA bundle mounted and
+MYSQL_CA_FILE passed. Upstream's file is vendored under tests/data/upstream, at the release the
+role pins."""
 
 import json
 import os
@@ -11,26 +13,29 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference" / "convex-self-hosted-docker-compose.yml"
+UPSTREAM = REPO / "tests" / "data" / "upstream"
 VERSION = "a1b2c3d4e5f6"
 CA_FILE = "/convex/mysql-ca-bundle.pem"
 
 
+# The only keys the rendered services add to upstream's, each a deliberate difference.
+ADDED_KEYS = {"restart"}
+
+
 @pytest.fixture(scope="module")
 def upstream():
-    assert REFERENCE.exists(), f"{REFERENCE} is missing: the shared/ folder must sit beside the repository"
-    return yaml.safe_load(REFERENCE.read_text())
+    return yaml.safe_load((UPSTREAM / "docker-compose.yml").read_text())
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("compose") / "docker-compose.yml"
-    variables = {
-        "convex_backend_image": "ghcr.io/get-convex/convex-backend",
-        "convex_dashboard_image": "ghcr.io/get-convex/convex-dashboard",
-        "convex_version": VERSION,
-        "convex_mysql_ca_file": CA_FILE,
-    }
+def test_vendored_file_is_of_the_pinned_release():
+    source = yaml.safe_load((UPSTREAM / "SOURCE.yml").read_text())
+    pinned = yaml.safe_load((REPO / "roles" / "convex" / "defaults" / "main.yml").read_text())["convex_version"]
+    assert source["release"] == pinned, "a new pin needs a fresh copy of upstream's compose file at that release"
+
+
+def render(template, out, variables):
+    """The convex role's template, rendered by Ansible with the role's own defaults and vars."""
+    role = REPO / "roles" / "convex"
     subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible")),
@@ -38,7 +43,11 @@ def rendered(tmp_path_factory):
             "-m",
             "ansible.builtin.template",
             "-a",
-            f"src={REPO}/roles/convex/templates/docker-compose.yml.j2 dest={out}",
+            f"src={role}/templates/{template} dest={out}",
+            "-e",
+            f"@{role}/defaults/main.yml",
+            "-e",
+            f"@{role}/vars/main.yml",
             "-e",
             json.dumps(variables),
         ],
@@ -46,7 +55,40 @@ def rendered(tmp_path_factory):
         capture_output=True,
         env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
     )
-    return yaml.safe_load(out.read_text())
+    return out.read_text()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compose") / "docker-compose.yml"
+    variables = {"convex_version": VERSION, "convex_mysql_ca_file": CA_FILE}
+    return yaml.safe_load(render("docker-compose.yml.j2", out, variables))
+
+
+ENV_INPUTS = {
+    "convex_domain": "convex.example.com",
+    "convex_instance_secret": "ab" * 32,
+    "convex_mysql_host": "db.internal",
+    "convex_mysql_password": "pw",
+    "convex_aws_region": "eu-west-1",
+}
+
+
+def test_env_file_holds_no_aws_keys_on_aws(tmp_path):
+    env = render("env.j2", tmp_path / ".env", ENV_INPUTS)
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env and "S3_ENDPOINT_URL" not in env
+    assert "CONVEX_CLOUD_ORIGIN=https://api.convex.example.com\n" in env
+
+
+def test_env_file_gives_keys_only_with_an_s3_compatible_endpoint(tmp_path):
+    endpoint = {"url": "http://172.17.0.1:45700", "access_key_id": "k", "secret_access_key": "s"}
+    env = render(
+        "env.j2", tmp_path / ".env", {**ENV_INPUTS, "convex_s3_endpoint": endpoint, "convex_public_port": 8443}
+    )
+    assert "S3_ENDPOINT_URL=http://172.17.0.1:45700\nAWS_S3_FORCE_PATH_STYLE=true\n" in env
+    assert "AWS_ACCESS_KEY_ID=k\nAWS_SECRET_ACCESS_KEY=s\n" in env
+    # Clients behind a port forward reach the origins on that port.
+    assert "CONVEX_CLOUD_ORIGIN=https://api.convex.example.com:8443\n" in env
 
 
 def names(environment):
@@ -58,7 +100,12 @@ def test_same_services_volumes_and_keys(upstream, rendered):
     assert rendered["volumes"] == upstream["volumes"]
     assert rendered["services"].keys() == upstream["services"].keys()
     for service, spec in upstream["services"].items():
-        assert rendered["services"][service].keys() == spec.keys(), service
+        assert rendered["services"][service].keys() == spec.keys() | ADDED_KEYS, service
+
+
+def test_every_service_comes_back_after_a_reboot(rendered):
+    # dockerd starts at boot; the restart policy brings each container back with it.
+    assert {spec["restart"] for spec in rendered["services"].values()} == {"unless-stopped"}
 
 
 def test_healthcheck_stop_signal_and_dependencies_are_kept(upstream, rendered):
