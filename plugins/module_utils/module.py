@@ -11,40 +11,16 @@ convex_selfhost.aws.connection), plus:
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code, explain
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.retry import Backoff, RetryingClient
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.rules import region_problem
 
 try:
     import botocore.config
-    import botocore.session
 except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
     botocore = None
-
-_REGION_SHAPE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-
-
-def known_regions():
-    """Every region botocore's bundled endpoint data knows, across all partitions."""
-    session = botocore.session.get_session()
-    regions = set()
-    for partition in session.get_available_partitions():
-        regions.update(session.get_available_regions("ec2", partition_name=partition))
-    return regions
-
-
-def region_problem(region):
-    """None when region is usable, else a sentence that says what is wrong with it."""
-    if not region:
-        return "region is not set: pass region (alias aws_region) or set AWS_REGION, for example us-east-1"
-    if not _REGION_SHAPE.match(region):
-        return f"region '{region}' is not an AWS region name: use a name such as us-east-1 or eu-west-2"
-    if botocore is not None and region not in known_regions():
-        return f"region '{region}' is not a region AWS offers EC2 in: use a name such as us-east-1 or eu-west-2"
-    return None
 
 
 class ConvexAWSModule(AnsibleAWSModule):
