@@ -1,4 +1,5 @@
-"""The TEST STAND-IN backend refuses the environments the real backend would not run with."""
+"""The TEST STAND-IN backend refuses what the real backend refuses, and no more: each case names
+the upstream file (get-convex/convex-backend at the pinned release) whose behaviour it follows."""
 
 import importlib.machinery
 import importlib.util
@@ -30,19 +31,69 @@ def test_a_correct_environment_passes():
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"MYSQL_URL": "mysql://convex:secret@db.internal:3306/convex_self_hosted"}, "must not name a database"),
-        ({"CONVEX_CLOUD_ORIGIN": "http://api.convex.test"}, "CONVEX_CLOUD_ORIGIN must be an https:// origin"),
-        ({"CONVEX_SITE_ORIGIN": "https://api.convex.test"}, "must differ"),
-        ({"S3_STORAGE_FILES_BUCKET": ""}, "missing: S3_STORAGE_FILES_BUCKET"),
-        ({"S3_STORAGE_FILES_BUCKET": "bucket-0"}, "five different buckets"),
-        ({"AWS_REGION": ""}, "AWS_REGION must be set"),
-        ({"MYSQL_CA_FILE": "/nonexistent/ca.pem"}, "MYSQL_CA_FILE /nonexistent/ca.pem is not readable"),
-        ({"INSTANCE_SECRET": "short"}, "INSTANCE_SECRET must be 64 hex"),
+        # crates/clusters/src/lib.rs and self-hosted/advanced/postgres_or_mysql.md
+        ({"MYSQL_URL": "mysql://convex:secret@db.internal:3306/convex_self_hosted"}, "already contains db name"),
+        ({"MYSQL_URL": "mysql://db.internal:3306"}, "username must be set"),
+        # crates/local_backend/src/config.rs
+        ({"CONVEX_CLOUD_ORIGIN": "api.convex.test"}, "should start with https:// or http://"),
+        # crates/keybroker/src/secret.rs
+        ({"INSTANCE_SECRET": "short"}, "couldn't hexdecode key"),
+        ({"INSTANCE_SECRET": "ab" * 16}, "not 32 bytes"),
+        # crates/mysql/src/connection.rs
+        ({"MYSQL_CA_FILE": "/nonexistent/ca.pem"}, "MYSQL_CA_FILE does not exist: /nonexistent/ca.pem"),
     ],
 )
 def test_a_broken_contract_is_refused(change, problem):
     problems = standin.contract_problems({**GOOD, **change})
     assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # Upstream takes http origins (config.rs) and never compares the two origins.
+        {"CONVEX_CLOUD_ORIGIN": "http://127.0.0.1:3210"},
+        {"CONVEX_SITE_ORIGIN": "https://api.convex.test"},
+        # run_backend.sh falls back to SQLite without MYSQL_URL; the same bucket five times is
+        # not refused either.
+        {"MYSQL_URL": ""},
+        dict.fromkeys(standin.BUCKET_VARIABLES, "one-bucket"),
+    ],
+)
+def test_what_upstream_accepts_is_accepted(change):
+    assert standin.contract_problems({**GOOD, **change}) == []
+
+
+def test_storage_is_s3_only_with_all_six_variables():
+    # self-hosted/docker-build/run_backend.sh
+    assert standin.storage_mode(GOOD) == ("s3", None)
+    mode, warning = standin.storage_mode({**GOOD, "S3_STORAGE_FILES_BUCKET": ""})
+    assert mode == "local" and "S3_STORAGE_FILES_BUCKET" in warning
+    assert standin.storage_mode({"INSTANCE_NAME": "x"}) == ("local", None)
+
+
+def test_credentials_are_kept_in_the_data_volume_and_reused(tmp_path):
+    # self-hosted/docker-build/read_credentials.sh
+    first = standin.read_credentials({"DATA_DIR": str(tmp_path), "INSTANCE_NAME": "convex-self-hosted"})
+    again = standin.read_credentials({"DATA_DIR": str(tmp_path)})
+    assert again["INSTANCE_SECRET"] == first["INSTANCE_SECRET"] and len(first["INSTANCE_SECRET"]) == 64
+    assert again["INSTANCE_NAME"] == "convex-self-hosted"
+    given = standin.read_credentials({"DATA_DIR": str(tmp_path), "INSTANCE_SECRET": "cd" * 32})
+    assert given["INSTANCE_SECRET"] == "cd" * 32
+    assert (tmp_path / "credentials" / "instance_secret").read_text().strip() == "cd" * 32
+
+
+def test_the_storage_tag_is_kept_and_checked_on_every_start(tmp_path):
+    # crates/model/src/database_globals/mod.rs
+    env = {"DATA_DIR": str(tmp_path), "INSTANCE_NAME": "convex-self-hosted"}
+    store = standin.Store(env)
+    prefix = standin.storage_tag(store, env, "s3")
+    assert prefix.startswith("convex-self-hosted-") and prefix.endswith("/")
+    assert standin.storage_tag(standin.Store(env), env, "s3") == prefix
+    with pytest.raises(SystemExit):
+        standin.storage_tag(standin.Store(env), env, "local")
+    with pytest.raises(SystemExit):
+        standin.storage_tag(standin.Store(env), {**env, "INSTANCE_NAME": "another"}, "s3")
 
 
 def test_admin_key_depends_only_on_name_and_secret():
