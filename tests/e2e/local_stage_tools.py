@@ -16,13 +16,19 @@ from moto_server import MotoServer
 REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / "scripts" / "local-stage"
 HOST = "convex-local-host"
-ENDPOINT = "http://127.0.0.1:45700"
+# The emulator listens on Docker's bridge address (scripts/local-stage says which).
+ENDPOINT = subprocess.run([str(STAGE), "endpoint"], capture_output=True, text=True, check=True).stdout.strip()
 CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
+# What the run writes on this machine for clients here (stage_local_ca_file).
+LOCAL_CA = REPO / ".cache" / "local" / "ca.crt"
 EMULATOR_LOG = MotoServer(log_path=REPO / ".cache" / "local" / "moto.log")
 
 
-def stage_env(playbook="site.yml", version="standin-1", extra=None):
-    env = dict(os.environ, CONVEX_IMAGES="standin", CONVEX_VERSION=version, PLAYBOOK=playbook, ANSIBLE_NOCOLOR="1")
+def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin"):
+    env = dict(os.environ, CONVEX_VERSION=version, PLAYBOOK=playbook, ANSIBLE_NOCOLOR="1")
+    env.pop("CONVEX_IMAGES", None)
+    if images:
+        env["CONVEX_IMAGES"] = images
     env.update(extra or {})
     return env
 
@@ -64,14 +70,45 @@ def start_local_stage(*args, playbook="site.yml", version="standin-1", extra_env
     return BackgroundRun(args, stage_env(playbook, version, extra_env))
 
 
-def local_stage(*args, playbook="site.yml", version="standin-1", check=True, extra_env=None):
-    env = stage_env(playbook, version, extra_env)
+def local_stage(*args, playbook="site.yml", version="standin-1", check=True, extra_env=None, images="standin"):
+    env = stage_env(playbook, version, extra_env, images)
     started = time.monotonic()
     done = subprocess.run([str(STAGE), *args], capture_output=True, text=True, env=env, check=False)
     done.seconds = time.monotonic() - started
     if check and done.returncode != 0:
         raise AssertionError(f"local-stage {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
     return done
+
+
+def make(*args, check=True):
+    """`make ARGS` from the checkout, as the README's reader types it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CONVEX_IMAGES", "CONVEX_VERSION", "PLAYBOOK")}
+    started = time.monotonic()
+    done = subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True, env=env, check=False)
+    done.seconds = time.monotonic() - started
+    if check and done.returncode != 0:
+        raise AssertionError(f"make {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    return done
+
+
+def from_this_machine(name="api", path="/version", extra=()):
+    """curl on the controller itself, trusting only the CA the run wrote: (exit status, body)."""
+    answer = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            str(LOCAL_CA),
+            *extra,
+            f"https://{name}.convex.localhost{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return answer.returncode, answer.stdout.strip()
 
 
 def recap(output):

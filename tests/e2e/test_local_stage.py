@@ -1,6 +1,8 @@
-"""The whole stage lifecycle on the embedded default stage: site.yml, re-run, check mode,
-upgrade, admin key, teardown, all on the AWS emulator and a container host running the TEST
-STAND-IN images. Tests run in file order and share one stage."""
+"""The whole stage lifecycle on the embedded default stage, in the README's order: `make local`
+(the real images, which cannot be pulled here), then `make local CONVEX_IMAGES=standin` twice,
+use from this machine, a reboot of the host, upgrade, admin key, teardown, and `make local-down`
+then `make local` again. All on the AWS emulator and a container host running the TEST STAND-IN
+images. Tests run in file order and share one stage."""
 
 from __future__ import annotations
 
@@ -8,16 +10,20 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from local_stage_tools import (
     CADDY_CA,
     EMULATOR_LOG,
     ENDPOINT,
+    LOCAL_CA,
     REPO,
     api_version,
     aws,
+    from_this_machine,
     local_stage,
+    make,
     on_host,
     recap,
     stage_resources,
@@ -25,25 +31,90 @@ from local_stage_tools import (
 )
 from readme_commands import needs_a_stage, readme_commands
 
+HOST = "convex-local-host"
+
 pytestmark = pytest.mark.usefixtures("fresh_local_stage")
 
 
-def test_site_converges():
-    run = local_stage("site")
+PINNED = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
+MAIN_COMMIT = "94a42c3db8d7ba6d9fe36f2698f9d9d9daaac731"
+
+
+def test_make_local_with_the_real_images_stops_at_the_image_check_with_the_stand_in_hint():
+    before = EMULATOR_LOG.requests()
+    run = make("local", check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"ghcr.io/get-convex/convex-backend:{PINNED}" in output, output[-3000:]
+    assert "make local CONVEX_IMAGES=standin" in output
+    writes = [r for r in EMULATOR_LOG.requests()[len(before) :] if r[0] != "GET"]
+    assert stage_resources()["vpcs"] == 0 and len(writes) <= 1, "only the emulator's hosted zone may be made"
+    print(f"make local (real images): stopped after {run.seconds:.0f} s")
+
+
+def test_make_local_with_the_stand_ins_completes_that_stage():
+    run = make("local", "CONVEX_IMAGES=standin")
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap(run.stdout).values()), run.stdout[-3000:]
     assert "USING THE TEST STAND-IN IMAGES" in run.stdout
     assert "CONVEX_SELF_HOSTED_URL=https://api.convex.localhost" in run.stdout
     assert "Admin key: PLAYBOOK=admin_key.yml scripts/local-stage site" in run.stdout
+    assert f"export NODE_EXTRA_CA_CERTS={LOCAL_CA}" in run.stdout
     assert api_version() == "standin-1"
-    print(f"first site.yml: {run.seconds:.0f} s")
+    print(f"first make local CONVEX_IMAGES=standin: {run.seconds:.0f} s")
 
 
-def test_second_run_changes_nothing():
-    run = local_stage("site")
+def test_second_make_local_changes_nothing():
+    run = make("local", "CONVEX_IMAGES=standin")
     hosts = recap(run.stdout)
     assert set(hosts) == {"localhost", "convex-local"}
     assert all(r["changed"] == 0 for r in hosts.values()), hosts
-    print(f"no-op site.yml: {run.seconds:.0f} s")
+    print(f"second make local CONVEX_IMAGES=standin: {run.seconds:.0f} s, {hosts}")
+
+
+def test_the_stage_answers_on_this_machine_with_the_ca_it_wrote():
+    assert from_this_machine("api", "/version") == (0, "standin-1")
+    status, page = from_this_machine("dashboard", "/")
+    assert status == 0 and "dashboard stand-in for https://api.convex.localhost" in page, page
+    status, answer = from_this_machine("site", "/hello")
+    assert status == 0 and "http action stand-in" in answer, answer
+    # glibc resolves *.localhost too (Node and npx convex use it), as make local arranged.
+    resolved = subprocess.run(["getent", "hosts", "api.convex.localhost"], capture_output=True, text=True, check=False)
+    assert resolved.returncode == 0 and resolved.stdout.split()[0] in ("127.0.0.1", "::1"), resolved
+
+
+def test_the_backend_wrote_its_object_into_the_emulated_modules_bucket():
+    s3 = aws("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].endswith("-modules")]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    written = [k for k in keys if k.startswith("convex-self-hosted-") and k.endswith("/convex-standin-startup-check")]
+    assert written, keys
+
+
+def backend_instance_secret():
+    shown = on_host("docker", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "convex-backend-1")
+    (line,) = [line for line in shown.stdout.splitlines() if line.startswith("INSTANCE_SECRET=")]
+    return line
+
+
+def test_the_stack_comes_back_after_the_host_reboots():
+    secret = backend_instance_secret()
+    key = local_stage("site", playbook="admin_key.yml").stdout
+    started = time.monotonic()
+    subprocess.run(["docker", "restart", HOST], check=True, capture_output=True)
+    answer = (None, "")
+    while time.monotonic() - started < 180:
+        answer = from_this_machine("api", "/version")
+        if answer == (0, "standin-1"):
+            break
+        time.sleep(2)
+    seconds = time.monotonic() - started
+    print(f"back after the reboot in {seconds:.0f} s, with no Ansible run")
+    assert answer == (0, "standin-1"), answer
+    assert seconds <= 120
+    assert backend_instance_secret() == secret
+    stored = re.search(r"CONVEX_SELF_HOSTED_ADMIN_KEY=([^\s\"]+)", key).group(1)
+    minted = on_host("docker", "exec", "convex-backend-1", "./generate_admin_key.sh").stdout.strip()
+    assert minted == stored, "the stored admin key must still be the backend's"
 
 
 def test_check_mode_reports_no_change():
@@ -63,14 +134,27 @@ def test_upgrade_keeps_every_request_answered():
 
 
 def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
-    run = local_stage("site", playbook="upgrade.yml", version="standin-missing", check=False)
+    run = local_stage("site", playbook="upgrade.yml", version="standin-broken", check=False)
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "the rollout stopped here" in output
     assert "It ran standin-2 before" in output
     assert "-e convex_version=standin-2" in output
-    assert "convex-local-before-standin-missing" in output
-    assert api_version() == "standin-2", "a failed pull must leave the running stack alone"
+    assert "convex-local-before-standin-broken" in output
+    local_stage("site", version="standin-2")
+    assert api_version() == "standin-2"
+
+
+def test_unpublished_version_is_refused_before_any_aws_call():
+    before = EMULATOR_LOG.request_count()
+    run = local_stage("site", playbook="upgrade.yml", version=MAIN_COMMIT, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "convex_version" in output and "not published" in output
+    assert "only for commits of its release branch" in output
+    assert EMULATOR_LOG.request_count() == before
+    assert api_version() == "standin-2"
+    print(f"unpublished version refused in {run.seconds:.0f} s")
 
 
 def test_admin_key_playbook_prints_the_stored_key():
@@ -179,3 +263,14 @@ def test_teardown_leaves_nothing_of_the_stage():
     left = stage_resources()
     print(f"after teardown: {left}")
     assert left == dict.fromkeys(left, 0)
+
+
+def test_make_local_down_then_make_local_starts_afresh():
+    make("local-down")
+    gone = subprocess.run(["docker", "inspect", HOST], capture_output=True, check=False)
+    assert gone.returncode != 0, "make local-down must remove the container host"
+    assert not (REPO / ".cache" / "local").exists()
+    run = make("local", "CONVEX_IMAGES=standin")
+    assert all(r["failed"] == 0 for r in recap(run.stdout).values())
+    assert from_this_machine("api", "/version") == (0, "standin-1")
+    print(f"make local after make local-down: {run.seconds:.0f} s")

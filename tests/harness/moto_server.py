@@ -73,7 +73,9 @@ class MotoServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"moto_server exited early; see {self.log_path}")
             try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1).close()
+                # A plain API call (S3 ListBuckets); /moto-api/data.json fails once an RDS
+                # instance with a subnet group exists.
+                urllib.request.urlopen(f"{self.endpoint}/", timeout=1).close()
                 return self
             except OSError:
                 time.sleep(0.2)

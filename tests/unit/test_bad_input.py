@@ -82,7 +82,7 @@ def test_stage_variable_is_refused_before_any_change(settings, named, aws):
     extra = {"stage_aws_environment": stage_environment, **settings}
     before = aws.request_count()
     run = subprocess.run(
-        ["ansible-playbook", "playbooks/site.yml", "-i", "inventories/local/hosts.yml", "-e", json.dumps(extra)],
+        ["ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-e", json.dumps(extra)],
         cwd=REPO,
         capture_output=True,
         text=True,

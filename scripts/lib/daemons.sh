@@ -1,0 +1,52 @@
+# Shared by the local stage's scripts: background processes started and stopped by their pid,
+# and the address containers reach this machine on. Source it; it defines functions only.
+
+# The address of Docker's default bridge on this machine (172.17.0.1 unless configured
+# otherwise): containers, and the containers inside the local stage's host, reach it.
+bridge_address() {
+  ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n1
+}
+
+# pid_alive PIDFILE WORD: true when the pid in PIDFILE runs a command line containing WORD, so
+# a pid reused by an unrelated process is never mistaken for ours.
+pid_alive() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+# start_daemon PIDFILE LOG COMMAND...: start COMMAND in the background, its pid in PIDFILE.
+start_daemon() {
+  local pidfile=$1 log=$2
+  shift 2
+  nohup "$@" >"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# stop_daemon PIDFILE WORD: stop the process PIDFILE names (if it is still ours) and wait for it.
+stop_daemon() {
+  local pidfile=$1 word=$2 pid
+  if pid_alive "$pidfile" "$word"; then
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND twice a second until it succeeds or time is up.
+wait_until() {
+  local tries=$(($1 * 2))
+  shift
+  for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.5; done
+  return 1
+}
+
+# need_package PACKAGE COMMAND: install the Debian package when COMMAND is missing.
+need_package() {
+  command -v "$2" >/dev/null 2>&1 && return 0
+  echo "local: installing Debian's $1"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null 2>&1 ||
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq --no-install-recommends "$1" >/dev/null; }
+}
