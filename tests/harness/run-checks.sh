@@ -17,16 +17,17 @@ results="$out/checks.tsv"
 record() { printf '%s\t%s\n' "$1" "$2" >> "$results"; }
 heading() { printf '\n=== %s ===\n' "$*"; }
 
-# check NAME COMMAND...: one check, passed when COMMAND exits 0.
+# check NAME COMMAND...: one check, passed when COMMAND exits 0; its time is printed.
 check() {
-  local name=$1; shift
+  local name=$1 started=$SECONDS; shift
   heading "$name"
   if "$@"; then record PASS "$name"; else record FAIL "$name"; echo "FAILED: $name"; fi
+  echo "time: $name took $((SECONDS - started)) s"
 }
 
 # pytest_checks NAME ARGS...: every test case is a check of its own.
 pytest_checks() {
-  local name=$1; shift
+  local name=$1 started=$SECONDS; shift
   local junit="$out/junit-$name.xml"
   heading "$name (pytest)"
   rm -f "$junit"
@@ -40,6 +41,7 @@ pytest_checks() {
   if [ $status -ne 0 ] && [ "$after" -eq "$before" ]; then
     record FAIL "$name: pytest exited $status"
   fi
+  echo "time: $name took $((SECONDS - started)) s"
 }
 
 stage_venv() { heading venv; tests/harness/make-venv.sh .venv || { record FAIL "setup: venv"; return 1; }; }
@@ -61,10 +63,15 @@ stage_e2e() { pytest_checks e2e tests/e2e; }
 
 stage_molecule() {
   local scenario
+  # Scenarios whose containers reach services on this machine (an AWS emulator, the stand-in
+  # images' registry) find them on Docker's bridge address.
+  CONVEX_TEST_BRIDGE=$(. scripts/lib/daemons.sh && bridge_address)
+  export CONVEX_TEST_BRIDGE
   for scenario in molecule/*/molecule.yml; do
     scenario=$(basename "$(dirname "$scenario")")
     check "molecule: $scenario" molecule test -s "$scenario"
   done
+  scripts/standin-registry down
 }
 
 started=$SECONDS

@@ -9,11 +9,17 @@ def test_services_are_enabled_and_running(host):
         assert service.is_enabled and service.is_running, name
 
 
-def test_env_file_is_root_only_and_holds_no_aws_keys(host):
+def test_env_file_is_root_only_and_holds_keys_only_for_the_emulated_s3(host):
     env = host.file("/opt/convex/.env")
     assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
     content = env.content_string
-    assert "AWS_ACCESS_KEY_ID" not in content and "AWS_SECRET_ACCESS_KEY" not in content
+    # This scenario gives the role an emulator's endpoint and keys (convex_s3_endpoint); the keys
+    # come with that endpoint and nothing else. Without it (AWS) the role writes none: see
+    # tests/unit/test_compose_conformance.py.
+    keys = [line for line in content.splitlines() if line.startswith("AWS_") and "KEY" in line]
+    assert keys == ["AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing"]
+    assert "S3_ENDPOINT_URL=http://" in content and "AWS_S3_FORCE_PATH_STYLE=true" in content
+    assert "AWS_SESSION_TOKEN" not in content
     assert "CONVEX_CLOUD_ORIGIN=https://api.convex.test" in content
     assert "CONVEX_SITE_ORIGIN=https://site.convex.test" in content
     assert "NEXT_PUBLIC_DEPLOYMENT_URL=https://api.convex.test" in content
@@ -24,7 +30,8 @@ def test_env_file_is_root_only_and_holds_no_aws_keys(host):
 def test_compose_images_are_pinned(host):
     compose = host.file("/opt/convex/docker-compose.yml").content_string
     assert ":latest" not in compose
-    assert "image: convex-test/convex-backend-standin:" in compose
+    assert "/convex-test-standin/convex-backend:standin-" in compose
+    assert "restart: unless-stopped" in compose
 
 
 def test_containers_are_up_and_healthy(host):
