@@ -32,6 +32,7 @@ CONTROLLER = [c for c in readme_commands() if not needs_a_stage(c)]
 KNOWN_ENVIRONMENT = {
     "AWS_PROFILE": "boto3, hence this collection's modules and amazon.aws",
     "AWS_ENDPOINT_URL": "botocore, for every service client",
+    "NODE_EXTRA_CA_CERTS": "Node, hence npx convex, for the local stage's CA",
 }
 # Convex CLI commands cannot run here (no npm registry); their subcommands and flags are checked
 # against the CLI reference (docs.convex.dev/cli), read 2026-11-24.
@@ -84,7 +85,11 @@ def check_export(command, _aws):
     name, value = command.removeprefix("export ").split("=", 1)
     assert name in KNOWN_ENVIRONMENT, f"{command}: who reads {name}?"
     answer = run(f'{command} && printf %s "${name}"')
-    assert answer.stdout == value
+    assert answer.stdout == run(f'printf %s "{value}"').stdout
+    if name == "NODE_EXTRA_CA_CERTS":
+        # The very file the local stage writes its CA to (stage_local_ca_file).
+        assert answer.stdout == str(REPO / ".cache" / "local" / "ca.crt")
+        assert 'LOCAL_CA_FILE="$root/$state/ca.crt"' in (REPO / "scripts" / "local-stage").read_text()
 
 
 def check_ansible_adhoc(command, aws):
@@ -121,8 +126,16 @@ def check_ansible_doc(command, _aws):
 
 
 def check_npx_convex(command, _aws):
+    from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import (  # noqa: PLC0415
+        PINNED,
+        release_of,
+    )
+
     words = shlex.split(command)
-    assert words[:2] == ["npx", "convex"]
+    package, _, version = words[1].partition("@")
+    assert package == "convex"
+    # A pinned CLI must be the pinned release's: an older or newer one breaks deploys.
+    assert version in ("", release_of(PINNED)["cli_version"]), f"{command}: not the pinned release's CLI"
     subcommand, flags = words[2], {w for w in words[3:] if w.startswith("--")}
     assert subcommand in CONVEX_CLI, f"{command}: not a Convex CLI command this README expects"
     assert flags <= CONVEX_CLI[subcommand], f"{command}: unknown flags {flags - CONVEX_CLI[subcommand]}"
@@ -171,7 +184,7 @@ RULES = [
     (r"^ansible localhost -m convex_selfhost\.aws\.account_info ", check_ansible_adhoc),
     (r"^ansible-playbook playbooks/\S+\.yml -i ", check_playbook),
     (r"^ansible-doc ", check_ansible_doc),
-    (r"^npx convex ", check_npx_convex),
+    (r"^npx convex(@[0-9.]+)? ", check_npx_convex),
     (r"^ansible-galaxy collection install ", check_galaxy_install),
     (r"^pip install ", check_pip_install),
 ]
