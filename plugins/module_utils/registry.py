@@ -35,7 +35,7 @@ class RegistryError(Exception):
 
 def split_registry(registry):
     """'ghcr.io/get-convex' -> ('ghcr.io', 'get-convex'); the path may be empty."""
-    host, _, path = registry.strip("/").partition("/")
+    host, _slash, path = registry.strip("/").partition("/")
     return host, path
 
 
@@ -58,7 +58,7 @@ class Registry:
 
     def _token(self, challenge, repository):
         """An anonymous pull token for repository, from the realm a 401 challenge names."""
-        scheme, _, rest = challenge.partition(" ")
+        scheme, _space, rest = challenge.partition(" ")
         if scheme.lower() != "bearer":
             raise RegistryError(f"{self.base} asks for {scheme or 'unknown'} authentication, not an anonymous token")
         parts = dict(_CHALLENGE_PART.findall(rest))

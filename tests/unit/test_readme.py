@@ -132,7 +132,7 @@ def check_npx_convex(command, _aws):
     )
 
     words = shlex.split(command)
-    package, _, version = words[1].partition("@")
+    package, _at, version = words[1].partition("@")
     assert package == "convex"
     # A pinned CLI must be the pinned release's: an older or newer one breaks deploys.
     assert version in ("", release_of(PINNED)["cli_version"]), f"{command}: not the pinned release's CLI"

@@ -114,7 +114,7 @@ class TokenRegistry(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_HEAD(self):  # noqa: N802 - http.server's naming
-        repository, _, tag = self.path.removeprefix("/v2/").partition("/manifests/")
+        repository, _separator, tag = self.path.removeprefix("/v2/").partition("/manifests/")
         if self.headers.get("Authorization") != f"Bearer {self.token}":
             self.send_response(401)
             host = self.headers["Host"]
