@@ -8,13 +8,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit e2e molecule local local-down bench docs build clean
+.PHONY: help test venv docker-engine images lint sanity unit integration e2e molecule local local-down bench docs build clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: ## Every check, in order, from a fresh machine; ends with one "checks: N passed, N failed" line
-	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit e2e molecule
+	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit integration e2e molecule
 
 venv: ## Create .venv from requirements-dev.txt (again only when that file changes)
 	@$(HARNESS)/make-venv.sh $(VENV)
@@ -31,8 +31,11 @@ lint: venv ## yamllint, ansible-lint (production profile) and ruff
 sanity: venv ## ansible-test sanity in a temporary ansible_collections tree
 	@$(HARNESS)/run-checks.sh sanity
 
-unit: venv ## pytest unit tests (modules against a moto server)
+unit: venv ## pytest unit tests: the collection's own logic, alone
 	@$(HARNESS)/run-checks.sh unit
+
+integration: venv ## pytest integration tests: the modules against a moto server and a real registry
+	@$(HARNESS)/run-checks.sh integration
 
 e2e: venv images ## The whole stage lifecycle on the local stage (emulator + container host + stand-ins)
 	@$(HARNESS)/run-checks.sh e2e

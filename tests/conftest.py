@@ -22,6 +22,9 @@ FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - a fake value for the emulator
 }
+# The tests' own look-ups use another key, so that counting what the code under test asked
+# leaves them out.
+INSPECTOR_KEY = "inspector"
 
 
 class AwsEmulator:
@@ -53,31 +56,65 @@ class AwsEmulator:
         }
 
     def client(self, service):
+        """A boto3 client for the test's own look-ups (not counted as the code's calls)."""
         return boto3.client(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=INSPECTOR_KEY,
+            aws_secret_access_key=INSPECTOR_KEY,
         )
 
-    def request_count(self):
-        return self.server.request_count()
+    def calls(self):
+        """Every AWS call the code under test made so far (the tests' own look-ups aside)."""
+        return [c for c in self.server.calls() if c.access_key != INSPECTOR_KEY]
 
-    def assert_refused_before_any_call(self, module, args, names):
+    def request_count(self):
+        return len(self.calls())
+
+    def assert_refused_before_any_call(self, run, names, writes_only=False):
+        """run() -> (failed, message) must fail, name `names`, and ask AWS nothing (with
+        writes_only: change nothing, though it may have read)."""
+        before = len(self.calls())
+        failed, message = run()
+        assert failed, message
+        assert names in message, message
+        made = self.calls()[before:]
+        if writes_only:
+            made = [c for c in made if c.writes]
+        assert made == [], f"a refused input must not reach AWS{' with a write' if writes_only else ''}: {made}"
+
+    def assert_module_refuses(self, module, args, names):
         """Run module with bad args: it must fail, say `names`, and send AWS nothing."""
-        before = self.request_count()
-        result = run_module(module, args)
-        assert result.failed, result
-        assert names in result["msg"], result["msg"]
-        assert self.request_count() == before, "a refused input must not reach AWS"
+
+        def run():
+            result = run_module(module, args)
+            return result.failed, result.get("msg", "")
+
+        self.assert_refused_before_any_call(run, names)
+
+    def holdings(self):
+        """Everything any module could have made, by kind; empty lists on a new account."""
+        ec2 = self.client("ec2")
+        rds = self.client("rds")
+        reservations = ec2.describe_instances()["Reservations"]
+        return {
+            "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
+            "instances": [i["InstanceId"] for r in reservations for i in r["Instances"]],
+            "addresses": ec2.describe_addresses()["Addresses"],
+            "buckets": self.client("s3").list_buckets()["Buckets"],
+            "parameters": self.client("ssm").describe_parameters()["Parameters"],
+            "databases": rds.describe_db_instances()["DBInstances"],
+            "db_subnet_groups": rds.describe_db_subnet_groups()["DBSubnetGroups"],
+            "roles": self.client("iam").list_roles()["Roles"],
+            "instance_profiles": self.client("iam").list_instance_profiles()["InstanceProfiles"],
+        }
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
     """A moto server on a free 127.0.0.1 port for the whole test session."""
-    log = REPO / "tests" / "output" / f"moto-{os.getpid()}.log"
-    server = MotoServer(log_path=log).start()
+    server = MotoServer(REPO / "tests" / "output" / f"emulator-{os.getpid()}").start()
     yield server
     server.stop()
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 TRUST_EC2 = {
     "Version": "2012-10-17",
     "Statement": [
@@ -50,20 +48,3 @@ def host_policy(bucket_arns, parameter_resources, kms_key_arns=()):
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def same_policy(a, b):
-    """Policies compare equal when they say the same, whatever the key order or list order."""
-
-    def normal(value):
-        if isinstance(value, dict):
-            return {k: normal(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return sorted((normal(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-        return value
-
-    if isinstance(a, str):
-        a = json.loads(a)
-    if isinstance(b, str):
-        b = json.loads(b)
-    return normal(a) == normal(b)

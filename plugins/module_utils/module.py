@@ -19,6 +19,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils.rules import r
 
 try:
     import botocore.config
+    import botocore.session
 except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
     botocore = None
 
@@ -35,19 +36,26 @@ class ConvexAWSModule(AnsibleAWSModule):
             if problem:
                 self.fail_json(msg=problem)
 
+    @property
+    def partition(self):
+        """The AWS partition of the module's region (aws, aws-cn, aws-us-gov, ...)."""
+        return botocore.session.get_session().get_partition_for_region(self.region)
+
     def refuse_bad_input(self, problems):
         """Stop before any AWS call when the input has problems, naming every one of them."""
         if problems:
             self.fail_json(msg="; ".join(problems))
 
-    def aws_client(self, service):
-        """A client for service whose calls retry throttling, 5xx and dropped connections.
+    def aws_client(self, service, region=None):
+        """A client for service (in region, else the module's) whose calls retry throttling, 5xx
+        and dropped connections.
 
         botocore's own retries are off so that attempts are counted in one place only; a caller
         may still change that through aws_config.
         """
         config = botocore.config.Config(retries={"total_max_attempts": 1})
-        return RetryingClient(self.client(service, config=config), self._backoff)
+        extra = {"region": region} if region else {}
+        return RetryingClient(self.client(service, config=config, **extra), self._backoff)
 
     def fail_aws(self, error, action, **result):
         """Fail with a message that names the action, AWS's answer and what to fix."""

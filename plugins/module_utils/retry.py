@@ -72,16 +72,21 @@ class Backoff:
         self._sleep(self.delay(retry_number))
 
 
-def _is_passing_answer(response):
-    code = response.get("Error", {}).get("Code", "")
+def _is_passing_answer(response, extra_codes=None):
+    error = response.get("Error", {})
+    code = error.get("Code", "")
+    if extra_codes and code in extra_codes and extra_codes[code] in (error.get("Message") or ""):
+        return True
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     return code in RETRYABLE_CODES or status == 429 or status >= 500
 
 
-def is_retryable(error):
-    """True when an exception from botocore is worth another attempt."""
+def is_retryable(error, extra_codes=None):
+    """True when an exception from botocore is worth another attempt. extra_codes maps further
+    error codes to a word their message must carry, for answers that mean "not yet" for one
+    call only (AWS has not spread a new IAM instance profile to EC2 yet)."""
     if ClientError is not None and isinstance(error, ClientError):
-        return _is_passing_answer(getattr(error, "response", None) or {})
+        return _is_passing_answer(getattr(error, "response", None) or {}, extra_codes)
     # A waiter gives up on the first answer none of its acceptors knows, throttling included.
     if WaiterError is not None and isinstance(error, WaiterError):
         return _is_passing_answer(getattr(error, "last_response", None) or {})
@@ -93,13 +98,13 @@ def is_retryable(error):
     return False
 
 
-def call_with_retries(function, backoff, *args, **kwargs):
+def call_with_retries(function, backoff, *args, extra_codes=None, **kwargs):
     """Call function until it succeeds, fails for good, or runs out of attempts."""
     for attempt in range(backoff.attempts):
         try:
             return function(*args, **kwargs)
         except Exception as error:  # pylint: disable=broad-except
-            if attempt + 1 >= backoff.attempts or not is_retryable(error):
+            if attempt + 1 >= backoff.attempts or not is_retryable(error, extra_codes):
                 raise
             backoff.wait(attempt)
     raise AssertionError("unreachable: the loop either returns or raises")
@@ -108,14 +113,14 @@ def call_with_retries(function, backoff, *args, **kwargs):
 class RetryingClient:
     """A boto3 client whose API calls all retry with backoff."""
 
-    def __init__(self, client, backoff=None):
+    def __init__(self, client, backoff=None, extra_codes=None):
         self._client = client
         self._backoff = backoff or Backoff()
+        self._extra_codes = extra_codes
 
-    @property
-    def raw(self):
-        """The client without retries, for paginators and waiters."""
-        return self._client
+    def with_extra_codes(self, extra_codes):
+        """The same client, retrying also the answers extra_codes names (see is_retryable)."""
+        return RetryingClient(self._client, self._backoff, {**(self._extra_codes or {}), **extra_codes})
 
     def __getattr__(self, name):
         attribute = getattr(self._client, name)
@@ -123,7 +128,7 @@ class RetryingClient:
             return attribute
 
         def retrying(*args, **kwargs):
-            return call_with_retries(attribute, self._backoff, *args, **kwargs)
+            return call_with_retries(attribute, self._backoff, *args, extra_codes=self._extra_codes, **kwargs)
 
         retrying.__name__ = name
         return retrying

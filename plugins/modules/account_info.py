@@ -15,7 +15,10 @@ author:
   - Convex self-host maintainers (@convex-selfhost)
 options: {}
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: none

@@ -56,8 +56,11 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
-  - convex_selfhost.aws.tags
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: full
@@ -115,26 +118,17 @@ env:
 """
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.stage import BUCKET_PURPOSES, bucket_names
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # ConvexAWSModule reports a missing botocore itself.
-
-# Purpose -> (bucket name suffix, backend variable).
-PURPOSES = {
-    "exports": ("exports", "S3_STORAGE_EXPORTS_BUCKET"),
-    "snapshot_imports": ("snapshot-imports", "S3_STORAGE_SNAPSHOT_IMPORTS_BUCKET"),
-    "modules": ("modules", "S3_STORAGE_MODULES_BUCKET"),
-    "files": ("files", "S3_STORAGE_FILES_BUCKET"),
-    "search": ("search", "S3_STORAGE_SEARCH_BUCKET"),
-}
 LIFECYCLE_RULE_ID = "convex-expire-old-exports"
-_LONGEST_SUFFIX = max(len(suffix) for suffix, variable in PURPOSES.values()) + 1
-_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_LONGEST_SUFFIX = max(len(suffix) for suffix, variable in BUCKET_PURPOSES.values()) + 1
+_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _BLOCK_ALL = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
@@ -153,21 +147,24 @@ _NOT_SET = {
 }
 
 
-def prefix_problem(prefix):
+def input_problems(params):
+    problems = []
+    prefix = params["prefix"]
     longest = 63 - _LONGEST_SUFFIX
-    if not 3 <= len(prefix) <= longest or not _PREFIX.match(prefix) or "--" in prefix or prefix.startswith("xn-"):
-        return (
+    if not 3 <= len(prefix) <= longest or not _PREFIX.fullmatch(prefix) or "--" in prefix or prefix.startswith("xn-"):
+        problems.append(
             f"prefix '{prefix}' cannot start S3 bucket names: use 3 to {longest} lower-case letters, digits "
             "and single hyphens, starting and ending with a letter or digit, such as convex-dev-123456789012"
         )
-    return None
+    if params["export_retention_days"] < 0:
+        problems.append(f"export_retention_days {params['export_retention_days']} is negative: use 0 to keep exports")
+    if params["tags"] and rules.tags_problem(params["tags"]):
+        problems.append(f"tags {rules.tags_problem(params['tags'])}")
+    return problems
 
 
-def bucket_names(prefix):
-    return {purpose: f"{prefix}-{suffix}" for purpose, (suffix, variable) in PURPOSES.items()}
-
-
-def desired_settings(params, purpose):
+def desired_settings(module, purpose, actions):
+    params = module.params
     if params["kms_key_id"]:
         encryption = {"algorithm": "aws:kms", "kms_key_id": params["kms_key_id"]}
     else:
@@ -177,79 +174,76 @@ def desired_settings(params, purpose):
         "public_access_block": dict(_BLOCK_ALL),
         "ownership": "BucketOwnerEnforced",
         "versioning": "Enabled" if params["versioning"] else "Off",
-        "tags": tag_helpers.with_managed_by(params["tags"]),
+        "tags": actions.wanted_tags(),
     }
     if purpose == "exports":
         settings["export_retention_days"] = params["export_retention_days"]
     return settings
 
 
-class BucketSettings:
-    """Reads and writes one bucket's settings, each in its normalised form."""
+class Buckets:
+    """Reads each bucket's settings in their normalised form, and writes what differs."""
 
     def __init__(self, module):
         self.module = module
         self.s3 = module.aws_client("s3")
+        self.actions = Actions(module)
 
-    def _call(self, action, method, **kwargs):
-        try:
-            return getattr(self.s3, method)(**kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in _NOT_SET:
-                return None
-            self.module.fail_aws(error, action)
-        except BotoCoreError as error:
-            self.module.fail_aws(error, action)
+    def call(self, action, method, **kwargs):
+        return self.actions.call(self.s3, action, method, missing=_NOT_SET, **kwargs)
+
+    def act(self, description, method, **kwargs):
+        return self.actions.act(self.s3, description, method, missing=_NOT_SET, **kwargs)
 
     def existing(self):
-        listed = self._call("list the account's buckets", "list_buckets")
+        listed = self.call("list the account's buckets", "list_buckets")
         return {bucket["Name"] for bucket in listed.get("Buckets", [])}
 
     def read(self, name, purpose):
-        rules = self._call(f"read the encryption of {name}", "get_bucket_encryption", Bucket=name)
-        default = {}
-        if rules:
-            default = rules["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
-        block = self._call(f"read the public access block of {name}", "get_public_access_block", Bucket=name)
-        ownership = self._call(f"read the ownership controls of {name}", "get_bucket_ownership_controls", Bucket=name)
-        versioning = self._call(f"read the versioning of {name}", "get_bucket_versioning", Bucket=name)
-        tagging = self._call(f"read the tags of {name}", "get_bucket_tagging", Bucket=name)
-        settings = {
-            "encryption": {
-                "algorithm": default.get("SSEAlgorithm"),
-                "kms_key_id": default.get("KMSMasterKeyID"),
-            },
-            "public_access_block": (block or {}).get("PublicAccessBlockConfiguration", {}),
-            "ownership": (ownership or {}).get("OwnershipControls", {}).get("Rules", [{}])[0].get("ObjectOwnership"),
-            "versioning": (versioning or {}).get("Status", "Off"),
-            "tags": tag_helpers.from_aws((tagging or {}).get("TagSet")),
+        """A bucket's settings. Its reads are independent of each other, so they run at once."""
+        reads = {
+            "encryption": ("get_bucket_encryption", "encryption"),
+            "block": ("get_public_access_block", "public access block"),
+            "ownership": ("get_bucket_ownership_controls", "ownership controls"),
+            "versioning": ("get_bucket_versioning", "versioning"),
+            "tagging": ("get_bucket_tagging", "tags"),
         }
         if purpose == "exports":
-            lifecycle = self._call(
-                f"read the lifecycle rules of {name}", "get_bucket_lifecycle_configuration", Bucket=name
-            )
-            days = 0
-            for rule in (lifecycle or {}).get("Rules", []):
-                if rule.get("ID") == LIFECYCLE_RULE_ID and rule.get("Status") == "Enabled":
-                    days = rule.get("Expiration", {}).get("Days", 0)
-            settings["export_retention_days"] = days
+            reads["lifecycle"] = ("get_bucket_lifecycle_configuration", "lifecycle rules")
+        with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+            futures = {
+                key: pool.submit(self.call, f"read the {what} of {name}", method, Bucket=name)
+                for key, (method, what) in reads.items()
+            }
+            found = {key: future.result() or {} for key, future in futures.items()}
+        rules_found = found["encryption"].get("ServerSideEncryptionConfiguration", {}).get("Rules", [{}])
+        default = rules_found[0].get("ApplyServerSideEncryptionByDefault", {})
+        settings = {
+            "encryption": {"algorithm": default.get("SSEAlgorithm"), "kms_key_id": default.get("KMSMasterKeyID")},
+            "public_access_block": found["block"].get("PublicAccessBlockConfiguration", {}),
+            "ownership": found["ownership"].get("OwnershipControls", {}).get("Rules", [{}])[0].get("ObjectOwnership"),
+            "versioning": found["versioning"].get("Status", "Off"),
+            "tags": dict_tags(found["tagging"].get("TagSet")),
+        }
+        if purpose == "exports":
+            rules_set = found["lifecycle"].get("Rules", [])
+            days = [r.get("Expiration", {}).get("Days", 0) for r in rules_set if r.get("ID") == LIFECYCLE_RULE_ID]
+            enabled = [r for r in rules_set if r.get("ID") == LIFECYCLE_RULE_ID and r.get("Status") == "Enabled"]
+            settings["export_retention_days"] = days[0] if days and enabled else 0
         return settings
 
     def create(self, name, region):
         request = {"Bucket": name}
         if region != "us-east-1":
             request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        try:
-            self.s3.create_bucket(**request)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "BucketAlreadyExists":
-                self.module.fail_json(
-                    msg=f"bucket {name} belongs to another AWS account: choose another prefix "
-                    "(bucket names are global; include your account id)"
-                )
-            self.module.fail_aws(error, f"create the bucket {name}")
-        except BotoCoreError as error:
-            self.module.fail_aws(error, f"create the bucket {name}")
+        created = self.actions.call(
+            self.s3, f"create the bucket {name}", "create_bucket", missing={"BucketAlreadyExists"}, **request
+        )
+        if created is None:
+            self.module.fail_json(
+                msg=f"bucket {name} belongs to another AWS account: choose another prefix "
+                "(bucket names are global; include your account id)"
+            )
 
     def write(self, name, key, value):
         if key == "encryption":
@@ -257,21 +251,21 @@ class BucketSettings:
             if value["kms_key_id"]:
                 default["KMSMasterKeyID"] = value["kms_key_id"]
             rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": bool(value["kms_key_id"])}
-            self._call(
+            self.act(
                 f"set the encryption of {name}",
                 "put_bucket_encryption",
                 Bucket=name,
                 ServerSideEncryptionConfiguration={"Rules": [rule]},
             )
         elif key == "public_access_block":
-            self._call(
+            self.act(
                 f"block public access to {name}",
                 "put_public_access_block",
                 Bucket=name,
                 PublicAccessBlockConfiguration=value,
             )
         elif key == "ownership":
-            self._call(
+            self.act(
                 f"set the ownership controls of {name}",
                 "put_bucket_ownership_controls",
                 Bucket=name,
@@ -279,48 +273,44 @@ class BucketSettings:
             )
         elif key == "versioning":
             status = "Enabled" if value == "Enabled" else "Suspended"
-            self._call(
-                f"set the versioning of {name}",
+            self.act(
+                f"set the versioning of {name} to {status}",
                 "put_bucket_versioning",
                 Bucket=name,
                 VersioningConfiguration={"Status": status},
             )
         elif key == "tags":
-            self._call(f"tag {name}", "put_bucket_tagging", Bucket=name, Tagging={"TagSet": tag_helpers.to_aws(value)})
+            self.act(f"tag {name}", "put_bucket_tagging", Bucket=name, Tagging={"TagSet": aws_tags(value)})
+        elif key == "export_retention_days" and not value:
+            self.act(f"remove the lifecycle rules of {name}", "delete_bucket_lifecycle", Bucket=name)
         elif key == "export_retention_days":
-            self._write_lifecycle(name, value)
-
-    def _write_lifecycle(self, name, days):
-        if not days:
-            self._call(f"remove the lifecycle rules of {name}", "delete_bucket_lifecycle", Bucket=name)
-            return
-        rule = {
-            "ID": LIFECYCLE_RULE_ID,
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "Expiration": {"Days": days},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": days},
-        }
-        self._call(
-            f"set the lifecycle rules of {name}",
-            "put_bucket_lifecycle_configuration",
-            Bucket=name,
-            LifecycleConfiguration={"Rules": [rule]},
-        )
+            rule = {
+                "ID": LIFECYCLE_RULE_ID,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "Expiration": {"Days": value},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": value},
+            }
+            self.act(
+                f"expire the exports of {name} after {value} days",
+                "put_bucket_lifecycle_configuration",
+                Bucket=name,
+                LifecycleConfiguration={"Rules": [rule]},
+            )
 
     def is_empty(self, name):
-        listed = self._call(f"list the objects of {name}", "list_object_versions", Bucket=name, MaxKeys=1)
-        return not (listed or {}).get("Versions") and not (listed or {}).get("DeleteMarkers")
+        listed = self.call(f"list the objects of {name}", "list_object_versions", Bucket=name, MaxKeys=1) or {}
+        return not listed.get("Versions") and not listed.get("DeleteMarkers")
 
     def empty_and_delete(self, name):
-        while True:
-            listed = self._call(f"list the objects of {name}", "list_object_versions", Bucket=name)
-            entries = (listed or {}).get("Versions", []) + (listed or {}).get("DeleteMarkers", [])
+        while not self.module.check_mode:
+            listed = self.call(f"list the objects of {name}", "list_object_versions", Bucket=name) or {}
+            entries = listed.get("Versions", []) + listed.get("DeleteMarkers", [])
             if not entries:
                 break
             objects = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries[:1000]]
-            self._call(f"delete the objects of {name}", "delete_objects", Bucket=name, Delete={"Objects": objects})
-        self._call(f"delete the bucket {name}", "delete_bucket", Bucket=name)
+            self.act(f"delete the objects of {name}", "delete_objects", Bucket=name, Delete={"Objects": objects})
+        self.act(f"delete the bucket {name}", "delete_bucket", Bucket=name)
 
 
 def settings_to_apply(current, desired, purge_tags):
@@ -329,9 +319,9 @@ def settings_to_apply(current, desired, purge_tags):
     for key, wanted in desired.items():
         have = current.get(key)
         if key == "tags":
-            to_set, to_remove = tag_helpers.difference(have, wanted, purge_tags)
-            if to_set or to_remove:
-                changes[key] = {k: v for k, v in {**have, **to_set}.items() if k not in to_remove}
+            kept = {} if purge_tags else {k: v for k, v in have.items() if k not in wanted}
+            if {**kept, **wanted} != have:
+                changes[key] = {**kept, **wanted}
         elif key == "versioning" and wanted == "Off":
             if have == "Enabled":
                 changes[key] = "Suspended"
@@ -342,29 +332,20 @@ def settings_to_apply(current, desired, purge_tags):
 
 def ensure_present(module, store, names):
     existing = store.existing()
-    changed = False
-    diff = {"before": {}, "after": {}}
+    purge = module.params["purge_tags"] and module.params["tags"] is not None
     for purpose, name in names.items():
-        desired = desired_settings(module.params, purpose)
+        desired = desired_settings(module, purpose, store.actions)
         if name in existing:
-            current = store.read(name, purpose)
-            changes = settings_to_apply(current, desired, module.params["purge_tags"])
+            changes = settings_to_apply(store.read(name, purpose), desired, purge)
         else:
-            current = None
             # Encryption, public access and ownership are written even though new buckets have
             # them by default today: the module does not rely on a default AWS may change.
-            changes = settings_to_apply(_NEW_BUCKET, desired, purge_tags=True)
+            store.actions.changes.append(f"create the bucket {name}")
             if not module.check_mode:
                 store.create(name, module.region)
-        if not changes:
-            continue
-        changed = True
-        diff["before"][name] = current
-        diff["after"][name] = {**(current or {}), **changes}
-        if not module.check_mode:
-            for key, value in changes.items():
-                store.write(name, key, value)
-    return changed, diff
+            changes = settings_to_apply(_NEW_BUCKET, desired, purge_tags=True)
+        for key, value in changes.items():
+            store.write(name, key, value)
 
 
 def ensure_absent(module, store, names):
@@ -377,11 +358,8 @@ def ensure_absent(module, store, names):
                 msg=f"buckets {', '.join(full)} still hold objects; nothing was deleted. Set force: true to "
                 "delete them with their contents, or empty them first"
             )
-    if not module.check_mode:
-        for name in present:
-            store.empty_and_delete(name)
-    diff = {"before": {"buckets": present}, "after": {"buckets": []}}
-    return bool(present), diff
+    for name in present:
+        store.empty_and_delete(name)
 
 
 def main():
@@ -395,27 +373,18 @@ def main():
         **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
-    params = module.params
-    problems = []
-    problem = prefix_problem(params["prefix"])
-    if problem:
-        problems.append(problem)
-    if params["export_retention_days"] < 0:
-        problems.append(f"export_retention_days {params['export_retention_days']} is negative: use 0 to keep exports")
-    module.refuse_bad_input(problems)
-
-    names = bucket_names(params["prefix"])
-    store = BucketSettings(module)
-    if params["state"] == "absent":
-        changed, diff = ensure_absent(module, store, names)
+    module.refuse_bad_input(input_problems(module.params))
+    names = bucket_names(module.params["prefix"])
+    store = Buckets(module)
+    if module.params["state"] == "absent":
+        ensure_absent(module, store, names)
     else:
-        changed, diff = ensure_present(module, store, names)
+        ensure_present(module, store, names)
     module.exit_json(
-        changed=changed,
-        diff=diff if changed else None,
+        **store.actions.outcome(),
         buckets=names,
-        arns=[f"arn:aws:s3:::{name}" for name in names.values()],
-        env={PURPOSES[purpose][1]: name for purpose, name in names.items()},
+        arns=[f"arn:{module.partition}:s3:::{name}" for name in names.values()],
+        env={BUCKET_PURPOSES[purpose][1]: name for purpose, name in names.items()},
     )
 
 

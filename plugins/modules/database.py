@@ -116,8 +116,11 @@ options:
       - Identifier of the final snapshot taken on removal. C(<name>-final-<UTC time>) by default.
     type: str
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
-  - convex_selfhost.aws.tags
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: full
@@ -204,48 +207,47 @@ changes:
 import re
 import time
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 
-_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)$")
-_VERSION = re.compile(r"^8\.(0|4)(\.\d+)?$")
-_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-_DATABASE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)")
+_DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 _PASSWORD_FORBIDDEN = set('/@" ')
 SECURE_TRANSPORT = "require_secure_transport"
+INSTANCE_MISSING = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
+SUBNET_GROUP_MISSING = {"DBSubnetGroupNotFoundFault"}
+PARAMETER_GROUP_MISSING = {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"}
 
 
 def input_problems(params):
     problems = []
-    if not _IDENTIFIER.match(params["name"]):
+    if not _IDENTIFIER.fullmatch(params["name"]):
         problems.append(
             f"name '{params['name']}' is not an RDS identifier: use 1 to 50 letters, digits and single hyphens, "
             "starting with a letter"
         )
-    if not _VERSION.match(params["engine_version"]):
-        problems.append(
-            f"engine_version '{params['engine_version']}' is not supported: use 8.0 or 8.4, or a full 8.0.x or 8.4.x"
-        )
-    if not _CLASS.match(params["instance_class"]):
-        problems.append(
-            f"instance_class '{params['instance_class']}' is not an RDS class: use one such as db.t4g.micro"
-        )
-    if params["allocated_storage"] < 20:
-        problems.append(f"allocated_storage {params['allocated_storage']} is below the 20 GiB RDS needs for gp3")
-    if not _DATABASE.match(params["database_name"]):
+    for option, problem in (
+        ("engine_version", rules.db_engine_version_problem(params["engine_version"])),
+        ("instance_class", rules.db_class_problem(params["instance_class"])),
+        ("allocated_storage", rules.integer_problem(params["allocated_storage"], 20, 65536)),
+        ("backup_retention_days", rules.integer_problem(params["backup_retention_days"], 1, 35)),
+        ("tags", rules.tags_problem(params["tags"] or {})),
+    ):
+        if problem:
+            problems.append(f"{option} {problem}")
+    if not _DATABASE.fullmatch(params["database_name"]):
         problems.append(
             f"database_name '{params['database_name']}' is not a MySQL database name the backend can use: letters, "
             "digits and '_', starting with a letter (INSTANCE_NAME with '-' replaced by '_')"
         )
-    if not _USERNAME.match(params["master_username"]):
+    if not _USERNAME.fullmatch(params["master_username"]):
         problems.append(f"master_username '{params['master_username']}' must be 1 to 16 letters, digits or '_'")
     password = params["master_password"]
     if password is not None and (len(password) < 8 or len(password) > 41 or _PASSWORD_FORBIDDEN & set(password)):
         problems.append("master_password must be 8 to 41 characters without '/', '@', '\"' or spaces")
-    if not 1 <= params["backup_retention_days"] <= 35:
-        problems.append(f"backup_retention_days {params['backup_retention_days']} must be from 1 to 35")
     return problems
 
 
@@ -260,9 +262,8 @@ class Database:
         self.name = self.params["name"]
         self.rds = module.aws_client("rds")
         self.actions = Actions(module)
-        family = family_of(self.params["engine_version"])
-        self.parameter_group = f"{self.name}-{family.replace('.', '')}"
-        self.family = family
+        self.family = family_of(self.params["engine_version"])
+        self.parameter_group = f"{self.name}-{self.family.replace('.', '')}"
 
     def call(self, action, method, missing=(), **kwargs):
         return self.actions.call(self.rds, action, method, missing=missing, **kwargs)
@@ -270,18 +271,36 @@ class Database:
     def act(self, description, method, **kwargs):
         return self.actions.act(self.rds, description, method, **kwargs)
 
-    def wanted_tags(self):
-        return tag_helpers.with_managed_by(self.params["tags"])
-
     # --- reads ---------------------------------------------------------------------------
     def instance(self):
         found = self.call(
-            "look up the DB instance",
-            "describe_db_instances",
-            missing={"DBInstanceNotFound", "DBInstanceNotFoundFault"},
-            DBInstanceIdentifier=self.name,
+            "look up the DB instance", "describe_db_instances", missing=INSTANCE_MISSING, DBInstanceIdentifier=self.name
         )
         return found["DBInstances"][0] if found and found["DBInstances"] else None
+
+    def subnet_group(self):
+        found = self.call(
+            "look up the DB subnet group",
+            "describe_db_subnet_groups",
+            missing=SUBNET_GROUP_MISSING,
+            DBSubnetGroupName=self.name,
+        )
+        return (found or {}).get("DBSubnetGroups", [None])[0]
+
+    def secure_transport(self, group):
+        """The group's require_secure_transport, or False when the group does not exist."""
+        listed = self.call(
+            "read the parameter group",
+            "describe_db_parameters",
+            missing=PARAMETER_GROUP_MISSING,
+            DBParameterGroupName=group,
+            Source="user",
+        )
+        if listed is None:
+            return False
+        return next(
+            (p.get("ParameterValue") for p in listed["Parameters"] if p["ParameterName"] == SECURE_TRANSPORT), None
+        )
 
     def wait_for(self, waiter, what, **kwargs):
         if self.module.check_mode:
@@ -297,29 +316,21 @@ class Database:
             )
 
     # --- present -------------------------------------------------------------------------
-    def ensure_subnet_group(self):
-        found = self.call(
-            "look up the DB subnet group",
-            "describe_db_subnet_groups",
-            missing={"DBSubnetGroupNotFoundFault"},
-            DBSubnetGroupName=self.name,
-        )
+    def ensure_subnet_group(self, instance):
+        # A running instance describes its subnet group; only a new one needs the lookup.
+        group = instance.get("DBSubnetGroup") if instance else self.subnet_group()
         wanted = sorted(self.params["subnet_ids"])
-        if not (found or {}).get("DBSubnetGroups"):
-            if len(wanted) < 2:
-                self.module.fail_json(
-                    msg="subnet_ids must list at least two private subnets to create the DB subnet group"
-                )
+        if not group:
             self.act(
                 "create the DB subnet group",
                 "create_db_subnet_group",
                 DBSubnetGroupName=self.name,
                 DBSubnetGroupDescription=f"Private subnets of {self.name}",
                 SubnetIds=wanted,
-                Tags=tag_helpers.to_aws(self.wanted_tags()),
+                Tags=aws_tags(self.actions.wanted_tags()),
             )
             return
-        current = sorted(s["SubnetIdentifier"] for s in found["DBSubnetGroups"][0]["Subnets"])
+        current = sorted(s["SubnetIdentifier"] for s in group["Subnets"])
         if wanted and current != wanted:
             self.act(
                 f"set the subnets of the DB subnet group to {', '.join(wanted)}",
@@ -329,32 +340,15 @@ class Database:
             )
 
     def ensure_parameter_group(self):
-        found = self.call(
-            "look up the DB parameter group",
-            "describe_db_parameter_groups",
-            missing={"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"},
-            DBParameterGroupName=self.parameter_group,
-        )
-        if not (found or {}).get("DBParameterGroups"):
+        value = self.secure_transport(self.parameter_group)
+        if value is False:
             self.act(
                 f"create the parameter group {self.parameter_group}",
                 "create_db_parameter_group",
                 DBParameterGroupName=self.parameter_group,
                 DBParameterGroupFamily=self.family,
                 Description=f"{self.name}: TLS required for every connection",
-                Tags=tag_helpers.to_aws(self.wanted_tags()),
-            )
-            value = None
-        else:
-            listed = self.call(
-                "read the parameter group",
-                "describe_db_parameters",
-                DBParameterGroupName=self.parameter_group,
-                Source="user",
-            )
-            value = next(
-                (p.get("ParameterValue") for p in listed["Parameters"] if p["ParameterName"] == SECURE_TRANSPORT),
-                None,
+                Tags=aws_tags(self.actions.wanted_tags()),
             )
         if value != "1":
             self.act(
@@ -385,7 +379,7 @@ class Database:
             "DeletionProtection": params["deletion_protection"],
             "CopyTagsToSnapshot": True,
             "AutoMinorVersionUpgrade": True,
-            "Tags": tag_helpers.to_aws(self.wanted_tags()),
+            "Tags": aws_tags(self.actions.wanted_tags()),
         }
         if params["kms_key_id"]:
             request["KmsKeyId"] = params["kms_key_id"]
@@ -435,18 +429,18 @@ class Database:
                 ApplyImmediately=True,
                 **modify,
             )
-        self.repair_tags(instance)
-
-    def repair_tags(self, instance):
-        params = self.params
-        to_set, to_remove = tag_helpers.difference(
-            tag_helpers.from_aws(instance.get("TagList")), self.wanted_tags(), params["purge_tags"]
-        )
         arn = instance["DBInstanceArn"]
-        if to_set:
-            self.act(f"tag {self.name}", "add_tags_to_resource", ResourceName=arn, Tags=tag_helpers.to_aws(to_set))
-        if to_remove:
-            self.act(f"remove tags from {self.name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=to_remove)
+        self.actions.repair_tags(
+            self.name,
+            dict_tags(instance.get("TagList")),
+            self.actions.wanted_tags(),
+            add=lambda tags: self.call(
+                f"tag {self.name}", "add_tags_to_resource", ResourceName=arn, Tags=aws_tags(tags)
+            ),
+            remove=lambda keys: self.call(
+                f"untag {self.name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=keys
+            ),
+        )
 
     def ensure_snapshot(self):
         identifier = self.params["snapshot_identifier"]
@@ -462,7 +456,7 @@ class Database:
                 "create_db_snapshot",
                 DBSnapshotIdentifier=identifier,
                 DBInstanceIdentifier=self.name,
-                Tags=tag_helpers.to_aws(self.wanted_tags()),
+                Tags=aws_tags(self.actions.wanted_tags()),
             )
         if self.params["wait"]:
             self.wait_for("db_snapshot_available", f"the snapshot {identifier}", DBSnapshotIdentifier=identifier)
@@ -480,7 +474,7 @@ class Database:
                 self.module.fail_json(
                     msg=f"{' and '.join(missing)} must be set to create the database; nothing was changed"
                 )
-        self.ensure_subnet_group()
+        self.ensure_subnet_group(instance)
         self.ensure_parameter_group()
         if instance is None:
             instance = self.create_instance()
@@ -520,27 +514,11 @@ class Database:
             self.act(f"delete the DB instance {self.name}", "delete_db_instance", **request)
             # The groups cannot go while the instance still uses them.
             self.wait_for("db_instance_deleted", f"deleting {self.name}", DBInstanceIdentifier=self.name)
-        if (
-            self.call(
-                "look up the DB subnet group",
-                "describe_db_subnet_groups",
-                missing={"DBSubnetGroupNotFoundFault"},
-                DBSubnetGroupName=self.name,
-            )
-            or {}
-        ).get("DBSubnetGroups"):
+        if self.subnet_group():
             self.act("delete the DB subnet group", "delete_db_subnet_group", DBSubnetGroupName=self.name)
         for family in ("mysql8.0", "mysql8.4"):
             group = f"{self.name}-{family.replace('.', '')}"
-            if (
-                self.call(
-                    "look up the DB parameter group",
-                    "describe_db_parameter_groups",
-                    missing={"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"},
-                    DBParameterGroupName=group,
-                )
-                or {}
-            ).get("DBParameterGroups"):
+            if self.secure_transport(group) is not False:
                 self.act(f"delete the parameter group {group}", "delete_db_parameter_group", DBParameterGroupName=group)
         return result
 

@@ -104,8 +104,11 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
-  - convex_selfhost.aws.tags
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: full
@@ -166,69 +169,43 @@ changes:
 
 import json
 import re
-import time
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # ConvexAWSModule reports a missing botocore itself.
-
-# Owner account and name pattern of the official images, by OS and architecture.
-IMAGES = {
-    "debian13": ("136693071363", {"arm64": "debian-13-arm64-*", "x86_64": "debian-13-amd64-*"}),
-    "ubuntu2404": (
-        "099720109477",
-        {
-            "arm64": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-arm64-server-*",
-            "x86_64": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
-        },
-    ),
-}
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
 POLICY_NAME = "convex-storage-and-parameters"
-_NAME = re.compile(r"^[A-Za-z0-9-]{1,48}$")
-_TYPE = re.compile(r"^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$")
-_PATH = re.compile(r"^(/[A-Za-z0-9_.\-]+)+$")
+_NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
+_BUCKET_ARN = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
-
-
-def architecture_of(instance_type):
-    """arm64 for Graviton types (a 'g' among the letters after the generation), else x86_64."""
-    match = _TYPE.match(instance_type)
-    if not match:
-        return None
-    return "arm64" if "g" in match.group(3) else "x86_64"
+MISSING = ("NoSuchEntity",)
+# EC2 may not know a new instance profile for some seconds: "not yet", retried with backoff.
+PROFILE_NOT_YET = {"InvalidParameterValue": "iamInstanceProfile"}
 
 
 def input_problems(params):
     problems = []
-    if not _NAME.match(params["name"]):
+    if not _NAME.fullmatch(params["name"]):
         problems.append(f"name '{params['name']}' is not usable: use 1 to 48 letters, digits and hyphens")
-    arch = architecture_of(params["instance_type"])
-    if arch is None:
-        problems.append(f"instance_type '{params['instance_type']}' is not an EC2 type: use one such as t4g.small")
-    elif arch != params["architecture"]:
-        example = (
-            "a Graviton type such as t4g.small" if params["architecture"] == "arm64" else "a type such as t3.small"
-        )
-        problems.append(
-            f"instance_type '{params['instance_type']}' is {arch} but architecture is {params['architecture']}: "
-            f"use {example} or change architecture"
-        )
-    if params["parameter_path"] is not None and not _PATH.match(params["parameter_path"]):
-        problems.append(f"parameter_path '{params['parameter_path']}' is not an SSM path such as /convex/dev")
+    problem = rules.instance_type_problem(params["instance_type"], params["architecture"])
+    if problem:
+        problems.append(f"instance_type {problem}")
+    if params["parameter_path"] is not None and rules.parameter_path_problem(params["parameter_path"]):
+        problems.append(f"parameter_path {rules.parameter_path_problem(params['parameter_path'])}")
     problems.extend(
         f"bucket_arns entry '{arn}' is not an S3 bucket ARN such as arn:aws:s3:::convex-dev-files"
         for arn in params["bucket_arns"]
-        if not re.match(r"^arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}$", arn)
+        if not _BUCKET_ARN.fullmatch(arn)
     )
     if not 8 <= params["root_volume_size"] <= 16384:
         problems.append(f"root_volume_size {params['root_volume_size']} must be from 8 to 16384 GiB")
+    if params["tags"] and rules.tags_problem(params["tags"]):
+        problems.append(f"tags {rules.tags_problem(params['tags'])}")
     return problems
 
 
@@ -249,15 +226,12 @@ class Host:
         return self.actions.act(client, description, method, **kwargs)
 
     def wanted_tags(self, suffix=None):
-        wanted = tag_helpers.with_managed_by(self.params["tags"])
-        wanted["Name"] = f"{self.name}-{suffix}" if suffix else self.name
-        return wanted
+        return self.actions.wanted_tags(f"{self.name}-{suffix}" if suffix else self.name)
 
     # --- IAM -----------------------------------------------------------------------------
     def ensure_role(self):
-        role = self.call(
-            self.iam, "look up the host role", "get_role", missing=("NoSuchEntity",), RoleName=self.role_name
-        )
+        role = self.call(self.iam, "look up the host role", "get_role", missing=MISSING, RoleName=self.role_name)
+        current_policy = None
         if role is None:
             created = self.act(
                 self.iam,
@@ -266,33 +240,29 @@ class Host:
                 RoleName=self.role_name,
                 AssumeRolePolicyDocument=json.dumps(host_policy.TRUST_EC2),
                 Description=f"Convex host {self.name}: its buckets and its stage's parameters only",
-                Tags=tag_helpers.to_aws(self.wanted_tags()),
+                Tags=aws_tags(self.wanted_tags()),
             )
             arn = created["Role"]["Arn"] if created else None
-            current_policy = None
         else:
             arn = role["Role"]["Arn"]
             found = self.call(
                 self.iam,
                 "read the host role's policy",
                 "get_role_policy",
-                missing=("NoSuchEntity",),
+                missing=MISSING,
                 RoleName=self.role_name,
                 PolicyName=POLICY_NAME,
             )
             current_policy = found["PolicyDocument"] if found else None
 
-        if arn is not None:
-            account_id = arn.split(":")[4]
-            partition = arn.split(":")[1]
-        else:
-            account_id, partition = "123456789012", "aws"  # check mode: only the shape matters
+        # In check mode a new role has no ARN yet; only the policy's shape matters then.
+        partition, account_id = (arn.split(":")[1], arn.split(":")[4]) if arn else ("aws", "123456789012")
         if self.params["bucket_arns"] or self.params["parameter_path"]:
             parameters = host_policy.parameter_arns(
                 partition, self.module.region, account_id, self.params["parameter_path"] or f"/convex/{self.name}"
             )
             wanted = host_policy.host_policy(self.params["bucket_arns"], parameters, self.params["kms_key_arns"])
-            if current_policy is None or not host_policy.same_policy(current_policy, wanted):
+            if current_policy is None or compare_policies(current_policy, wanted):
                 self.act(
                     self.iam,
                     f"set the policy {POLICY_NAME} of {self.role_name}",
@@ -306,7 +276,7 @@ class Host:
             self.iam,
             "look up the instance profile",
             "get_instance_profile",
-            missing=("NoSuchEntity",),
+            missing=MISSING,
             InstanceProfileName=self.role_name,
         )
         if profile is None:
@@ -315,12 +285,9 @@ class Host:
                 f"create the instance profile {self.role_name}",
                 "create_instance_profile",
                 InstanceProfileName=self.role_name,
-                Tags=tag_helpers.to_aws(self.wanted_tags()),
+                Tags=aws_tags(self.wanted_tags()),
             )
-            roles = []
-        else:
-            roles = [r["RoleName"] for r in profile["InstanceProfile"].get("Roles", [])]
-        if self.role_name not in roles:
+        if self.role_name not in [r["RoleName"] for r in (profile or {}).get("InstanceProfile", {}).get("Roles", [])]:
             self.act(
                 self.iam,
                 f"put {self.role_name} into its instance profile",
@@ -331,12 +298,8 @@ class Host:
 
     # --- EC2 -----------------------------------------------------------------------------
     def find_instance(self):
-        reservations = self.call(
-            self.ec2,
-            "look up the host",
-            "describe_instances",
-            Filters=[*tag_helpers.owned_filters(self.name), {"Name": "instance-state-name", "Values": LIVE_STATES}],
-        )["Reservations"]
+        filters = [*tag_helpers.owned_filters(self.name), {"Name": "instance-state-name", "Values": LIVE_STATES}]
+        reservations = self.call(self.ec2, "look up the host", "describe_instances", Filters=filters)["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         if len(instances) > 1:
             ids = ", ".join(i["InstanceId"] for i in instances)
@@ -344,52 +307,30 @@ class Host:
         return instances[0] if instances else None
 
     def find_address(self):
-        return next(
-            iter(
-                self.call(
-                    self.ec2,
-                    "look up the Elastic IP",
-                    "describe_addresses",
-                    Filters=tag_helpers.owned_filters(f"{self.name}-ip"),
-                )["Addresses"]
-            ),
-            None,
-        )
+        filters = tag_helpers.owned_filters(f"{self.name}-ip")
+        listed = self.call(self.ec2, "look up the Elastic IP", "describe_addresses", Filters=filters)["Addresses"]
+        return listed[0] if listed else None
 
-    def lookup_image(self):
+    def image(self):
+        def describe(**kwargs):
+            return self.call(self.ec2, "look up the image", "describe_images", **kwargs)
+
         if self.params["image_id"]:
-            images = self.call(self.ec2, "read the image", "describe_images", ImageIds=[self.params["image_id"]])[
-                "Images"
-            ]
+            image = next(iter(describe(ImageIds=[self.params["image_id"]])["Images"]), None)
         else:
-            owner, patterns = IMAGES[self.params["os"]]
-            images = self.call(
-                self.ec2,
-                f"look up the newest {self.params['os']} image",
-                "describe_images",
-                Owners=[owner],
-                Filters=[
-                    {"Name": "name", "Values": [patterns[self.params["architecture"]]]},
-                    {"Name": "architecture", "Values": [self.params["architecture"]]},
-                    {"Name": "state", "Values": ["available"]},
-                ],
-            )["Images"]
-        if not images:
+            image = find_image(describe, self.params["os"], self.params["architecture"])
+        if image is None:
             self.module.fail_json(
                 msg=f"no {self.params['os']} {self.params['architecture']} image was found in {self.module.region}; "
                 "set image_id to an image you trust"
             )
-        return max(images, key=lambda image: image.get("CreationDate", ""))
+        return image
 
     def launch(self):
         params = self.params
-        image = self.lookup_image()
-        volume = {
-            "VolumeSize": params["root_volume_size"],
-            "VolumeType": "gp3",
-            "Encrypted": True,
-            "DeleteOnTermination": True,
-        }
+        image = self.image()
+        volume = {"VolumeSize": params["root_volume_size"], "VolumeType": "gp3", "Encrypted": True}
+        volume["DeleteOnTermination"] = True
         if params["kms_key_id"]:
             volume["KmsKeyId"] = params["kms_key_id"]
         request = {
@@ -403,40 +344,32 @@ class Host:
             "MetadataOptions": METADATA_OPTIONS,
             "BlockDeviceMappings": [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"), "Ebs": volume}],
             "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": tag_helpers.to_aws(self.wanted_tags())},
-                {"ResourceType": "volume", "Tags": tag_helpers.to_aws(self.wanted_tags("root"))},
+                {"ResourceType": "instance", "Tags": aws_tags(self.wanted_tags())},
+                {"ResourceType": "volume", "Tags": aws_tags(self.wanted_tags("root"))},
             ],
         }
         if params["key_name"]:
             request["KeyName"] = params["key_name"]
         if params["user_data"]:
             request["UserData"] = params["user_data"]
-        self.actions.changes.append(
-            f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})"
+        launched = self.act(
+            self.ec2,
+            f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})",
+            "run_instances",
+            retry_codes=PROFILE_NOT_YET,
+            **request,
         )
-        if self.module.check_mode:
+        if launched is None:
             return None
-        # A new instance profile takes a few seconds to be usable by EC2.
-        for attempt in range(10):
-            try:
-                launched = self.ec2.run_instances(**request)["Instances"][0]
-                break
-            except ClientError as error:
-                profile_not_ready = "iamInstanceProfile" in error.response["Error"].get("Message", "")
-                if not profile_not_ready or attempt == 9:
-                    self.module.fail_aws(error, "start the host")
-                time.sleep(3)
-            except BotoCoreError as error:
-                self.module.fail_aws(error, "start the host")
-        self.ec2.wait("instance_running", InstanceIds=[launched["InstanceId"]])
+        self.ec2.wait("instance_running", InstanceIds=[launched["Instances"][0]["InstanceId"]])
         return self.find_instance()
 
     def repair(self, instance):
         params = self.params
+        instance_id = instance["InstanceId"]
         if instance["InstanceType"] != params["instance_type"]:
             self.module.fail_json(
-                msg=f"the host {instance['InstanceId']} is a {instance['InstanceType']}, "
-                f"not {params['instance_type']}: "
+                msg=f"the host {instance_id} is a {instance['InstanceType']}, not {params['instance_type']}: "
                 "changing the type needs a stop; set instance_type back, or stop, resize and start it yourself"
             )
         options = instance.get("MetadataOptions", {})
@@ -445,7 +378,7 @@ class Host:
                 self.ec2,
                 "require IMDSv2 with hop limit 2",
                 "modify_instance_metadata_options",
-                InstanceId=instance["InstanceId"],
+                InstanceId=instance_id,
                 **METADATA_OPTIONS,
             )
         groups = sorted(g["GroupId"] for g in instance.get("SecurityGroups", []))
@@ -454,28 +387,20 @@ class Host:
                 self.ec2,
                 f"set the host's security groups to {', '.join(sorted(params['security_group_ids']))}",
                 "modify_instance_attribute",
-                InstanceId=instance["InstanceId"],
+                InstanceId=instance_id,
                 Groups=params["security_group_ids"],
             )
-        to_set, to_remove = tag_helpers.difference(
-            tag_helpers.from_aws(instance.get("Tags")), self.wanted_tags(), params["purge_tags"]
+        self.actions.repair_tags(
+            "the host",
+            dict_tags(instance.get("Tags")),
+            self.wanted_tags(),
+            add=lambda tags: self.call(
+                self.ec2, "tag the host", "create_tags", Resources=[instance_id], Tags=aws_tags(tags)
+            ),
+            remove=lambda keys: self.call(
+                self.ec2, "untag the host", "delete_tags", Resources=[instance_id], Tags=[{"Key": k} for k in keys]
+            ),
         )
-        if to_set:
-            self.act(
-                self.ec2,
-                "tag the host",
-                "create_tags",
-                Resources=[instance["InstanceId"]],
-                Tags=tag_helpers.to_aws(to_set),
-            )
-        if to_remove:
-            self.act(
-                self.ec2,
-                "remove tags from the host",
-                "delete_tags",
-                Resources=[instance["InstanceId"]],
-                Tags=[{"Key": k} for k in to_remove],
-            )
 
     def ensure_address(self, instance):
         address = self.find_address()
@@ -485,7 +410,7 @@ class Host:
                 "allocate an Elastic IP",
                 "allocate_address",
                 Domain="vpc",
-                TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tag_helpers.to_aws(self.wanted_tags("ip"))}],
+                TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": aws_tags(self.wanted_tags("ip"))}],
             )
             address = {"AllocationId": created["AllocationId"], "PublicIp": created["PublicIp"]} if created else None
         if address is not None and instance is not None and address.get("InstanceId") != instance["InstanceId"]:
@@ -531,14 +456,10 @@ class Host:
     def remove(self):
         instance = self.find_instance()
         if instance is not None:
-            self.act(
-                self.ec2,
-                f"terminate {instance['InstanceId']}",
-                "terminate_instances",
-                InstanceIds=[instance["InstanceId"]],
-            )
+            instance_id = instance["InstanceId"]
+            self.act(self.ec2, f"terminate {instance_id}", "terminate_instances", InstanceIds=[instance_id])
             if not self.module.check_mode:
-                self.ec2.wait("instance_terminated", InstanceIds=[instance["InstanceId"]])
+                self.ec2.wait("instance_terminated", InstanceIds=[instance_id])
         address = self.find_address()
         if address is not None:
             if address.get("AssociationId"):
@@ -555,7 +476,7 @@ class Host:
             self.iam,
             "look up the instance profile",
             "get_instance_profile",
-            missing=("NoSuchEntity",),
+            missing=MISSING,
             InstanceProfileName=self.role_name,
         )
         if profile is not None:
@@ -570,7 +491,7 @@ class Host:
             self.act(
                 self.iam, "delete the instance profile", "delete_instance_profile", InstanceProfileName=self.role_name
             )
-        if self.call(self.iam, "look up the host role", "get_role", missing=("NoSuchEntity",), RoleName=self.role_name):
+        if self.call(self.iam, "look up the host role", "get_role", missing=MISSING, RoleName=self.role_name):
             listed = self.call(self.iam, "list the role's policies", "list_role_policies", RoleName=self.role_name)
             for policy in listed["PolicyNames"]:
                 self.act(

@@ -60,8 +60,11 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
-  - convex_selfhost.aws.tags
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: full
@@ -140,64 +143,53 @@ changes:
 import ipaddress
 import re
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import ec2_rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules, security_groups
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.ec2 import EC2Resources, role_of
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 
-_NAME = re.compile(r"^[A-Za-z0-9-]{1,48}$")
-# Tag that says which part of the network a subnet, route table or group is.
-ROLE_KEY = "convex_selfhost:role"
+_NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 ANYWHERE = "0.0.0.0/0"
+TIERS = ("public", "private")
 
 
 def input_problems(params):
     """Every problem with the input, each naming its option; empty when all is well."""
     problems = []
-    if not _NAME.match(params["name"]):
+    if not _NAME.fullmatch(params["name"]):
         problems.append(f"name '{params['name']}' is not usable: use 1 to 48 letters, digits and hyphens")
-    try:
-        vpc = ipaddress.IPv4Network(params["cidr"])
-    except ValueError as error:
-        return problems + [f"cidr '{params['cidr']}' is not an IPv4 network: {error}; use a range such as 10.40.0.0/16"]
+    problem = rules.cidr_problem(params["cidr"], version=4)
+    if problem:
+        return [*problems, f"cidr {problem}; use a range such as 10.40.0.0/16"]
+    vpc = ipaddress.ip_network(params["cidr"])
     if not 16 <= vpc.prefixlen <= 24:
-        return problems + [f"cidr '{params['cidr']}' must be from /16 to /24 (AWS allows no larger VPC)"]
-    problems.extend(subnet_problems(params, vpc))
-    for value in params["admin_cidrs"]:
-        try:
-            ipaddress.IPv4Network(value)
-        except ValueError as error:
-            problems.append(f"admin_cidrs entry '{value}' is not an IPv4 network: {error}")
-    zones = params["availability_zones"]
-    if zones is not None and (len(zones) != 2 or len(set(zones)) != 2):
-        problems.append("availability_zones must list exactly two different zones")
-    return problems
-
-
-def subnet_problems(params, vpc):
-    problems = []
+        return [*problems, f"cidr '{params['cidr']}' must be from /16 to /24 (AWS allows no larger VPC)"]
     seen = []
-    for option in ("public_subnet_cidrs", "private_subnet_cidrs"):
-        values = params[option]
-        if len(values) != 2:
+    for option in (f"{tier}_subnet_cidrs" for tier in TIERS):
+        if len(params[option]) != 2:
             problems.append(f"{option} must list exactly two ranges, one for each availability zone")
-            continue
-        for value in values:
-            try:
-                subnet = ipaddress.IPv4Network(value)
-            except ValueError as error:
-                problems.append(f"{option} entry '{value}' is not an IPv4 network: {error}")
+        for value in params[option] if len(params[option]) == 2 else ():
+            problem = rules.cidr_problem(value, version=4)
+            if problem:
+                problems.append(f"{option} entry {problem}")
                 continue
+            subnet = ipaddress.ip_network(value)
             if not subnet.subnet_of(vpc):
                 problems.append(f"{option} entry '{value}' is not inside cidr {vpc}")
             if subnet.prefixlen > 28:
                 problems.append(f"{option} entry '{value}' is smaller than /28, the least AWS allows")
-            problems.extend(
-                f"{option} entry '{value}' overlaps {other_option} entry '{other}'"
-                for other_option, other in seen
-                if subnet.overlaps(other)
-            )
+            problems.extend(f"{option} entry '{value}' overlaps {o} entry '{n}'" for o, n in seen if subnet.overlaps(n))
             seen.append((option, subnet))
+    problems.extend(
+        f"admin_cidrs entry {rules.cidr_problem(v, version=4)}"
+        for v in params["admin_cidrs"]
+        if rules.cidr_problem(v, 4)
+    )
+    zones = params["availability_zones"]
+    if zones is not None and (len(zones) != 2 or len(set(zones)) != 2):
+        problems.append("availability_zones must list exactly two different zones")
+    if params["tags"] and rules.tags_problem(params["tags"]):
+        problems.append(f"tags {rules.tags_problem(params['tags'])}")
     return problems
 
 
@@ -208,62 +200,20 @@ def default_subnets(cidr):
 
 
 def host_rules(admin_cidrs):
-    rules = {
-        ec2_rules.rule("tcp", 80, ANYWHERE, "HTTP, redirected to HTTPS by Caddy"),
-        ec2_rules.rule("tcp", 443, ANYWHERE, "HTTPS to Caddy"),
+    wanted = {
+        security_groups.rule("tcp", 80, ANYWHERE, "HTTP, redirected to HTTPS by Caddy"),
+        security_groups.rule("tcp", 443, ANYWHERE, "HTTPS to Caddy"),
     }
-    rules.update(ec2_rules.rule("tcp", 22, cidr, "SSH from an admin range") for cidr in admin_cidrs)
-    return rules
+    wanted.update(security_groups.rule("tcp", 22, cidr, "SSH from an admin range") for cidr in admin_cidrs)
+    return wanted
 
 
-class Network:
+class Network(EC2Resources):
     """Reads the network as it is, and makes the changes one by one (or only notes them)."""
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.name = self.params["name"]
-        self.ec2 = module.aws_client("ec2")
-        self.actions = Actions(module)
-
-    # --- helpers -------------------------------------------------------------------------
-    def call(self, action, method, **kwargs):
-        return self.actions.call(self.ec2, action, method, **kwargs)
-
-    def act(self, description, method, **kwargs):
-        return self.actions.act(self.ec2, description, method, **kwargs)
-
-    def wanted_tags(self, suffix, role=None):
-        wanted = tag_helpers.with_managed_by(self.params["tags"])
-        wanted["Name"] = f"{self.name}-{suffix}" if suffix else self.name
-        if role:
-            wanted[ROLE_KEY] = role
-        return wanted
-
-    def tag_spec(self, resource_type, wanted):
-        return [{"ResourceType": resource_type, "Tags": tag_helpers.to_aws(wanted)}]
-
-    def repair_tags(self, resource_id, current_list, wanted):
-        to_set, to_remove = tag_helpers.difference(
-            tag_helpers.from_aws(current_list), wanted, self.params["purge_tags"]
-        )
-        if to_set:
-            self.act(f"tag {resource_id}", "create_tags", Resources=[resource_id], Tags=tag_helpers.to_aws(to_set))
-        if to_remove:
-            self.act(
-                f"remove tags {', '.join(to_remove)} from {resource_id}",
-                "delete_tags",
-                Resources=[resource_id],
-                Tags=[{"Key": key} for key in to_remove],
-            )
 
     # --- read ----------------------------------------------------------------------------
     def find_vpc(self):
-        vpcs = self.call(
-            "look up the VPC",
-            "describe_vpcs",
-            Filters=tag_helpers.owned_filters(self.name),
-        )["Vpcs"]
+        vpcs = self.owned("look up the VPC", "describe_vpcs", "Vpcs")
         if len(vpcs) > 1:
             ids = ", ".join(v["VpcId"] for v in vpcs)
             self.module.fail_json(msg=f"several VPCs are named {self.name} ({ids}); remove the extra ones by hand")
@@ -284,11 +234,7 @@ class Network:
     def zones(self, subnets):
         if self.params["availability_zones"]:
             return list(self.params["availability_zones"])
-        existing = {}
-        for subnet in subnets:
-            role = tag_helpers.from_aws(subnet.get("Tags")).get(ROLE_KEY, "")
-            if role.startswith("public-"):
-                existing[role] = subnet["AvailabilityZone"]
+        existing = {role_of(s): s["AvailabilityZone"] for s in subnets if role_of(s).startswith("public-")}
         if len(existing) == 2:
             return [existing["public-1"], existing["public-2"]]
         listed = self.call(
@@ -307,17 +253,13 @@ class Network:
     # --- present -------------------------------------------------------------------------
     def ensure(self):
         params = self.params
-        default_public, default_private = default_subnets(params["cidr"])
-        public_cidrs = params["public_subnet_cidrs"] or default_public
-        private_cidrs = params["private_subnet_cidrs"] or default_private
-
         vpc = self.find_vpc()
         if vpc is None:
             created = self.act(
                 f"create the VPC {params['cidr']}",
                 "create_vpc",
                 CidrBlock=params["cidr"],
-                TagSpecifications=self.tag_spec("vpc", self.wanted_tags(None)),
+                TagSpecifications=self.tag_spec("vpc"),
             )
             if created is None:
                 return {"vpc_cidr": params["cidr"]}
@@ -325,10 +267,7 @@ class Network:
             self.ec2.wait("vpc_available", VpcIds=[vpc["VpcId"]])
             for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
                 self.call(
-                    "turn on DNS in the VPC",
-                    "modify_vpc_attribute",
-                    VpcId=vpc["VpcId"],
-                    **{attribute: {"Value": True}},
+                    "turn on DNS in the VPC", "modify_vpc_attribute", VpcId=vpc["VpcId"], **{attribute: {"Value": True}}
                 )
             gateways, subnets, tables, groups = [], [], [], []
         else:
@@ -337,42 +276,48 @@ class Network:
                     msg=f"the VPC {vpc['VpcId']} of {self.name} has cidr {vpc['CidrBlock']}, not {params['cidr']}: "
                     "a VPC's range cannot change; set cidr back or remove the network first"
                 )
-            self.repair_tags(vpc["VpcId"], vpc.get("Tags"), self.wanted_tags(None))
+            self.repair_tags(vpc["VpcId"], vpc.get("Tags"))
             gateways, subnets, tables, groups = self.read_children(vpc["VpcId"])
         vpc_id = vpc["VpcId"]
 
         zones = self.zones(subnets)
         gateway_id = self.ensure_gateway(vpc_id, gateways)
-        public_ids = self.ensure_subnets(vpc_id, subnets, "public", public_cidrs, zones)
-        private_ids = self.ensure_subnets(vpc_id, subnets, "private", private_cidrs, zones)
-        public_table = self.ensure_route_table(vpc_id, tables, "public", public_ids, gateway_id)
-        private_table = self.ensure_route_table(vpc_id, tables, "private", private_ids, None)
-        host_group = self.ensure_group(vpc_id, groups, "host", "Convex host: HTTP(S) in, SSH from admins", None)
+        subnet_ids = {
+            tier: self.ensure_subnets(vpc_id, subnets, tier, params[f"{tier}_subnet_cidrs"], zones) for tier in TIERS
+        }
+        # Only the public subnets route to the internet; the private ones (the database) never do.
+        routes_to = {"public": gateway_id, "private": None}
+        tables_ids = {
+            tier: self.ensure_route_table(vpc_id, tables, tier, subnet_ids[tier], routes_to[tier]) for tier in TIERS
+        }
+        host_group = self.ensure_group(
+            vpc_id, groups, "host", "Convex host: HTTP(S) in, SSH from admins", host_rules(params["admin_cidrs"])
+        )
+        database_rule = security_groups.rule("tcp", 3306, host_group or "sg-pending", "MySQL from the Convex host")
         database_group = self.ensure_group(
-            vpc_id, groups, "database", "Convex database: MySQL from the host only", host_group
+            vpc_id, groups, "database", "Convex database: MySQL from the host only", {database_rule}
         )
         return {
             "vpc_id": vpc_id,
             "vpc_cidr": params["cidr"],
             "internet_gateway_id": gateway_id,
-            "public_subnet_ids": public_ids,
-            "private_subnet_ids": private_ids,
+            "public_subnet_ids": subnet_ids["public"],
+            "private_subnet_ids": subnet_ids["private"],
             "availability_zones": zones,
-            "public_route_table_id": public_table,
-            "private_route_table_id": private_table,
+            "public_route_table_id": tables_ids["public"],
+            "private_route_table_id": tables_ids["private"],
             "host_security_group_id": host_group,
             "database_security_group_id": database_group,
         }
 
     def ensure_gateway(self, vpc_id, gateways):
-        wanted = self.wanted_tags("igw")
         if gateways:
-            self.repair_tags(gateways[0]["InternetGatewayId"], gateways[0].get("Tags"), wanted)
+            self.repair_tags(gateways[0]["InternetGatewayId"], gateways[0].get("Tags"), "igw")
             return gateways[0]["InternetGatewayId"]
         created = self.act(
             "create the internet gateway",
             "create_internet_gateway",
-            TagSpecifications=self.tag_spec("internet-gateway", wanted),
+            TagSpecifications=self.tag_spec("internet-gateway", "igw"),
         )
         if created is None:
             return None
@@ -385,7 +330,6 @@ class Network:
         ids = []
         for index, (cidr, zone) in enumerate(zip(cidrs, zones), start=1):
             role = f"{tier}-{index}"
-            wanted = self.wanted_tags(role, role)
             subnet = by_cidr.get(cidr)
             if subnet is None:
                 created = self.act(
@@ -394,15 +338,14 @@ class Network:
                     VpcId=vpc_id,
                     CidrBlock=cidr,
                     AvailabilityZone=zone,
-                    TagSpecifications=self.tag_spec("subnet", wanted),
+                    TagSpecifications=self.tag_spec("subnet", role, role),
                 )
                 if created is None:
                     ids.append(None)
                     continue
-                subnet = created["Subnet"]
-                subnet["MapPublicIpOnLaunch"] = False
+                subnet = {**created["Subnet"], "MapPublicIpOnLaunch": False}
             else:
-                self.repair_tags(subnet["SubnetId"], subnet.get("Tags"), wanted)
+                self.repair_tags(subnet["SubnetId"], subnet.get("Tags"), role, role)
             # Public subnets give the host a public address; private ones never do.
             if subnet["MapPublicIpOnLaunch"] != (tier == "public"):
                 self.act(
@@ -415,44 +358,30 @@ class Network:
         return ids
 
     def ensure_route_table(self, vpc_id, tables, tier, subnet_ids, gateway_id):
-        wanted = self.wanted_tags(f"{tier}-routes", f"{tier}-routes")
-        table = next(
-            (t for t in tables if tag_helpers.from_aws(t.get("Tags")).get(ROLE_KEY) == f"{tier}-routes"),
-            None,
-        )
+        role = f"{tier}-routes"
+        table = next((t for t in tables if role_of(t) == role), None)
         if table is None:
             created = self.act(
                 f"create the {tier} route table",
                 "create_route_table",
                 VpcId=vpc_id,
-                TagSpecifications=self.tag_spec("route-table", wanted),
+                TagSpecifications=self.tag_spec("route-table", role, role),
             )
             if created is None:
                 return None
             table = created["RouteTable"]
         else:
-            self.repair_tags(table["RouteTableId"], table.get("Tags"), wanted)
+            self.repair_tags(table["RouteTableId"], table.get("Tags"), role, role)
         table_id = table["RouteTableId"]
-
-        if gateway_id:
-            default = next((r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == ANYWHERE), None)
-            if default is None:
-                self.act(
-                    f"route {ANYWHERE} of {table_id} to the internet gateway",
-                    "create_route",
-                    RouteTableId=table_id,
-                    DestinationCidrBlock=ANYWHERE,
-                    GatewayId=gateway_id,
-                )
-            elif default.get("GatewayId") != gateway_id:
-                self.act(
-                    f"point {ANYWHERE} of {table_id} back at the internet gateway",
-                    "replace_route",
-                    RouteTableId=table_id,
-                    DestinationCidrBlock=ANYWHERE,
-                    GatewayId=gateway_id,
-                )
-
+        default = next((r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == ANYWHERE), None)
+        if gateway_id and (default or {}).get("GatewayId") != gateway_id:
+            self.act(
+                f"route {ANYWHERE} of {table_id} to the internet gateway",
+                "replace_route" if default else "create_route",
+                RouteTableId=table_id,
+                DestinationCidrBlock=ANYWHERE,
+                GatewayId=gateway_id,
+            )
         associated = {a.get("SubnetId") for a in table.get("Associations", []) if a.get("SubnetId")}
         for subnet_id in subnet_ids:
             if subnet_id and subnet_id not in associated:
@@ -464,13 +393,8 @@ class Network:
                 )
         return table_id
 
-    def ensure_group(self, vpc_id, groups, role, description, host_group_id):
+    def ensure_group(self, vpc_id, groups, role, description, wanted_rules):
         group_name = f"{self.name}-{role}"
-        wanted_tags = self.wanted_tags(role, role)
-        if role == "host":
-            wanted_rules = host_rules(self.params["admin_cidrs"])
-        else:
-            wanted_rules = {ec2_rules.rule("tcp", 3306, host_group_id or "sg-pending", "MySQL from the Convex host")}
         group = next((g for g in groups if g["GroupName"] == group_name), None)
         if group is None:
             created = self.act(
@@ -479,33 +403,15 @@ class Network:
                 GroupName=group_name,
                 Description=description,
                 VpcId=vpc_id,
-                TagSpecifications=self.tag_spec("security-group", wanted_tags),
+                TagSpecifications=self.tag_spec("security-group", role, role),
             )
             if created is None:
                 return None
             group = {"GroupId": created["GroupId"], "IpPermissions": []}
         else:
-            self.repair_tags(group["GroupId"], group.get("Tags"), wanted_tags)
-        group_id = group["GroupId"]
-
-        current = ec2_rules.from_permissions(group.get("IpPermissions"))
-        missing = {r for r in wanted_rules if r[:4] + ("",) not in current}
-        extra = current - ec2_rules.comparable(wanted_rules)
-        if missing:
-            self.act(
-                f"allow {', '.join(f'{r[0]}/{r[1]} from {r[3]}' for r in sorted(missing))} into {group_name}",
-                "authorize_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=ec2_rules.to_permissions(missing),
-            )
-        if extra:
-            self.act(
-                f"revoke {', '.join(f'{r[0]}/{r[1]} from {r[3]}' for r in sorted(extra))} from {group_name}",
-                "revoke_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=ec2_rules.to_permissions(extra),
-            )
-        return group_id
+            self.repair_tags(group["GroupId"], group.get("Tags"), role, role)
+        security_groups.ensure_rules(self, group["GroupId"], group_name, group.get("IpPermissions"), wanted_rules)
+        return group["GroupId"]
 
     # --- absent --------------------------------------------------------------------------
     def remove(self):
@@ -516,8 +422,7 @@ class Network:
         gateways, subnets, tables, groups = self.read_children(vpc_id)
         # The database group's rule names the host group, so it goes first.
         order = {"database": 0, "host": 1}
-        ours = [g for g in groups if g["GroupName"] != "default"]
-        for group in sorted(ours, key=lambda g: order.get(tag_helpers.from_aws(g.get("Tags")).get(ROLE_KEY), 2)):
+        for group in sorted((g for g in groups if g["GroupName"] != "default"), key=lambda g: order.get(role_of(g), 2)):
             self.act(
                 f"delete the security group {group['GroupName']}", "delete_security_group", GroupId=group["GroupId"]
             )
@@ -558,22 +463,17 @@ def main():
         **tag_helpers.ARGUMENT_SPEC,
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
-    params = dict(module.params)
+    # The default subnets follow from cidr, so they are filled in before the input is checked.
     try:
-        public, private = default_subnets(params["cidr"])
+        public, private = default_subnets(module.params["cidr"])
     except ValueError:
         public = private = []
-    params["public_subnet_cidrs"] = params["public_subnet_cidrs"] or public
-    params["private_subnet_cidrs"] = params["private_subnet_cidrs"] or private
-    module.refuse_bad_input(input_problems(params))
-
-    network = Network(module)
-    if module.params["state"] == "absent":
-        network.remove()
-        result = {}
-    else:
-        result = network.ensure()
-    module.exit_json(**network.actions.outcome(), **result)
+    module.params["public_subnet_cidrs"] = module.params["public_subnet_cidrs"] or public
+    module.params["private_subnet_cidrs"] = module.params["private_subnet_cidrs"] or private
+    module.refuse_bad_input(input_problems(module.params))
+    network = Network(module, module.params["name"])
+    result = network.remove() if module.params["state"] == "absent" else network.ensure()
+    module.exit_json(**network.actions.outcome(), **(result or {}))
 
 
 if __name__ == "__main__":

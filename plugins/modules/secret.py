@@ -66,8 +66,11 @@ options:
       - KMS key to encrypt the value with. The account's C(aws/ssm) key when unset.
     type: str
 extends_documentation_fragment:
-  - convex_selfhost.aws.connection
-  - convex_selfhost.aws.tags
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
 attributes:
   diff_mode:
     support: partial
@@ -124,26 +127,20 @@ tags:
   sample: {stage: dev}
 """
 
-import re
 import secrets
 import string
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:
-    pass  # ConvexAWSModule reports a missing botocore itself.
 
 NAMED_ALPHABETS = {
     "hex": "0123456789abcdef",
     "alphanumeric": string.ascii_letters + string.digits,
     "lowercase_alphanumeric": string.ascii_lowercase + string.digits,
 }
-_NAME = re.compile(r"^(/[A-Za-z0-9_.\-]+)+$")
-# SSM's own limits: names up to 1011 characters, standard-tier values up to 4 KB.
-_MAX_NAME = 1011
+# SSM's own limit: standard-tier values up to 4 KB.
 _MAX_LENGTH = 4096
 
 
@@ -153,11 +150,10 @@ def alphabet_of(spec):
 
 def input_problems(params):
     problems = []
-    name = params["name"]
-    if not _NAME.match(name) or len(name) > _MAX_NAME:
+    if rules.parameter_path_problem(params["name"]):
         problems.append(
-            f"name '{name}' is not a parameter path: use slash-separated parts of letters, digits, '_', '.' "
-            "and '-', starting with '/', such as /convex/dev/instance_secret"
+            f"name '{params['name']}' is not a parameter path: use slash-separated parts of letters, digits, '_', "
+            "'.' and '-', starting with '/', such as /convex/dev/instance_secret"
         )
     if not 8 <= params["length"] <= _MAX_LENGTH:
         problems.append(f"length {params['length']} is out of range: use 8 to {_MAX_LENGTH} characters")
@@ -168,6 +164,8 @@ def input_problems(params):
         )
     if params["value"] is not None and params["regenerate"]:
         problems.append("value and regenerate cannot be used together: give a value or ask for a new one")
+    if params["tags"] and rules.tags_problem(params["tags"]):
+        problems.append(f"tags {rules.tags_problem(params['tags'])}")
     return problems
 
 
@@ -182,109 +180,93 @@ class SecretParameter:
         self.params = module.params
         self.name = self.params["name"]
         self.ssm = module.aws_client("ssm")
+        self.actions = Actions(module)
 
     def read(self, with_value):
-        try:
-            parameter = self.ssm.get_parameter(Name=self.name, WithDecryption=with_value)["Parameter"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ParameterNotFound":
-                return None
-            self.module.fail_aws(error, f"read the parameter {self.name}")
-        except BotoCoreError as error:
-            self.module.fail_aws(error, f"read the parameter {self.name}")
-        try:
-            listed = self.ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=self.name)
-        except (BotoCoreError, ClientError) as error:
-            self.module.fail_aws(error, f"read the tags of {self.name}")
-        parameter["Tags"] = tag_helpers.from_aws(listed.get("TagList"))
+        found = self.actions.call(
+            self.ssm,
+            f"read the parameter {self.name}",
+            "get_parameter",
+            missing={"ParameterNotFound"},
+            Name=self.name,
+            WithDecryption=with_value,
+        )
+        if found is None:
+            return None
+        parameter = found["Parameter"]
+        listed = self.actions.call(
+            self.ssm,
+            f"read the tags of {self.name}",
+            "list_tags_for_resource",
+            ResourceType="Parameter",
+            ResourceId=self.name,
+        )
+        parameter["Tags"] = dict_tags(listed.get("TagList"))
         return parameter
 
-    def put(self, value, overwrite, tags=None):
+    def put(self, description, value, overwrite):
         request = {"Name": self.name, "Value": value, "Type": "SecureString", "Overwrite": overwrite}
         if self.params["kms_key_id"]:
             request["KeyId"] = self.params["kms_key_id"]
         if not overwrite:
             # SSM takes tags and a description only when it creates a parameter.
-            request["Tags"] = tag_helpers.to_aws(tags)
+            request["Tags"] = aws_tags(self.actions.wanted_tags())
             if self.params["description"]:
                 request["Description"] = self.params["description"]
-        try:
-            return self.ssm.put_parameter(**request)["Version"]
-        except (BotoCoreError, ClientError) as error:
-            self.module.fail_aws(error, f"store the parameter {self.name}")
+        stored = self.actions.act(self.ssm, description, "put_parameter", **request)
+        return stored["Version"] if stored else None
 
-    def retag(self, to_set, to_remove):
-        try:
-            if to_set:
-                self.ssm.add_tags_to_resource(
-                    ResourceType="Parameter", ResourceId=self.name, Tags=tag_helpers.to_aws(to_set)
-                )
-            if to_remove:
-                self.ssm.remove_tags_from_resource(ResourceType="Parameter", ResourceId=self.name, TagKeys=to_remove)
-        except (BotoCoreError, ClientError) as error:
-            self.module.fail_aws(error, f"update the tags of {self.name}")
+    def absent(self):
+        if self.read(with_value=False) is not None:
+            self.actions.act(self.ssm, f"delete the parameter {self.name}", "delete_parameter", Name=self.name)
+        return {"name": self.name}
 
-    def delete(self):
-        try:
-            self.ssm.delete_parameter(Name=self.name)
-        except (BotoCoreError, ClientError) as error:
-            self.module.fail_aws(error, f"delete the parameter {self.name}")
+    def present(self):
+        params = self.params
+        given = params["value"]
+        current = self.read(with_value=given is not None or params["return_value"])
+        if current is None:
+            value = given if given is not None else generate(params)
+            version = self.put(f"store a new value in {self.name}", value, overwrite=False)
+            result = {"name": self.name, "tags": self.actions.wanted_tags()}
+            if version is not None:
+                result["version"] = version
+            if params["return_value"] and not self.module.check_mode:
+                result["value"] = value
+            return result
 
-
-def ensure_absent(module, store):
-    current = store.read(with_value=False)
-    if current is None:
-        module.exit_json(changed=False, name=store.name)
-    if not module.check_mode:
-        store.delete()
-    module.exit_json(changed=True, name=store.name, diff={"before": {"exists": True}, "after": {"exists": False}})
-
-
-def ensure_present(module, store):
-    params = module.params
-    wanted_tags = tag_helpers.with_managed_by(params["tags"])
-    given = params["value"]
-    current = store.read(with_value=given is not None or params["return_value"])
-
-    if current is None:
-        value = given if given is not None else generate(params)
-        version = None if module.check_mode else store.put(value, overwrite=False, tags=wanted_tags)
-        result = {"changed": True, "name": store.name, "tags": wanted_tags}
-        result["diff"] = {"before": {"exists": False}, "after": {"exists": True, "value": "(new, hidden)"}}
-        if version is not None:
-            result["version"] = version
-        if params["return_value"] and not module.check_mode:
+        value, version = current.get("Value"), current["Version"]
+        new_value = generate(params) if params["regenerate"] else given if given not in (None, value) else None
+        if new_value is not None:
+            version = self.put(f"replace the value of {self.name}", new_value, overwrite=True) or version
+            value = new_value
+        wanted = self.actions.wanted_tags()
+        self.actions.repair_tags(
+            self.name,
+            current["Tags"],
+            wanted,
+            add=lambda tags: self.actions.call(
+                self.ssm,
+                f"tag {self.name}",
+                "add_tags_to_resource",
+                ResourceType="Parameter",
+                ResourceId=self.name,
+                Tags=aws_tags(tags),
+            ),
+            remove=lambda keys: self.actions.call(
+                self.ssm,
+                f"untag {self.name}",
+                "remove_tags_from_resource",
+                ResourceType="Parameter",
+                ResourceId=self.name,
+                TagKeys=keys,
+            ),
+        )
+        purged = params["purge_tags"] and params["tags"] is not None
+        result = {"name": self.name, "version": version, "tags": wanted if purged else {**current["Tags"], **wanted}}
+        if params["return_value"] and not (self.module.check_mode and new_value is not None):
             result["value"] = value
-        module.exit_json(**result)
-
-    value, version, changed = current.get("Value"), current["Version"], False
-    before = {"tags": current["Tags"], "value": "(stored, hidden)"}
-    after = {"tags": current["Tags"], "value": "(stored, hidden)"}
-    new_value = None
-    if params["regenerate"]:
-        new_value = generate(params)
-    elif given is not None and given != value:
-        new_value = given
-    if new_value is not None:
-        changed = True
-        after["value"] = "(replaced, hidden)"
-        if not module.check_mode:
-            version = store.put(new_value, overwrite=True)
-        value = new_value
-
-    to_set, to_remove = tag_helpers.difference(current["Tags"], wanted_tags, params["purge_tags"])
-    if to_set or to_remove:
-        changed = True
-        after["tags"] = {k: v for k, v in {**current["Tags"], **to_set}.items() if k not in to_remove}
-        if not module.check_mode:
-            store.retag(to_set, to_remove)
-
-    result = {"changed": changed, "name": store.name, "version": version, "tags": after["tags"]}
-    if changed:
-        result["diff"] = {"before": before, "after": after}
-    if params["return_value"] and not (module.check_mode and new_value is not None):
-        result["value"] = value
-    module.exit_json(**result)
+        return result
 
 
 def main():
@@ -302,10 +284,9 @@ def main():
     }
     module = ConvexAWSModule(argument_spec=argument_spec)
     module.refuse_bad_input(input_problems(module.params))
-    store = SecretParameter(module)
-    if module.params["state"] == "absent":
-        ensure_absent(module, store)
-    ensure_present(module, store)
+    parameter = SecretParameter(module)
+    result = parameter.absent() if module.params["state"] == "absent" else parameter.present()
+    module.exit_json(**parameter.actions.outcome(), **result)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def run_playbook(env, zone_id):
 
 
 def measure():
-    with tempfile.TemporaryDirectory() as scratch, MotoServer(Path(scratch) / "moto.log") as server:
+    with tempfile.TemporaryDirectory() as scratch, MotoServer(Path(scratch) / "emulator") as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
             AWS_ACCESS_KEY_ID="testing",

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "tests" / "harness"), str(REPO / "tests" / "e2e")]
 
-from local_stage_tools import EMULATOR_LOG, local_stage, recap, upgrade_under_a_polling_client  # noqa: E402
+from local_stage_tools import controller_calls, local_stage, recap, upgrade_under_a_polling_client  # noqa: E402
 
 RESULTS = REPO / "bench" / "results.json"
 BUDGETS = {
@@ -37,12 +37,12 @@ BUDGETS = {
 
 def measured(playbook="site.yml", version="standin-1"):
     """One local-stage run: seconds, AWS calls in the emulator's log, and the recap."""
-    before = EMULATOR_LOG.request_count()
+    before = len(controller_calls())
     run = local_stage("site", playbook=playbook, version=version)
     hosts = recap(run.stdout)
     return {
         "seconds": round(run.seconds, 1),
-        "aws_calls": EMULATOR_LOG.request_count() - before,
+        "aws_calls": len(controller_calls()) - before,
         "changed": sum(r["changed"] for r in hosts.values()),
     }
 

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
 import boto3
 from moto_server import MotoServer
 
@@ -18,10 +20,17 @@ STAGE = REPO / "scripts" / "local-stage"
 HOST = "convex-local-host"
 # The emulator listens on Docker's bridge address (scripts/local-stage says which).
 ENDPOINT = subprocess.run([str(STAGE), "endpoint"], capture_output=True, text=True, check=True).stdout.strip()
+# The backend's own S3 traffic uses this key (inventories/local), the controller's another.
+BACKEND_KEY = "local-backend"
 CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 # What the run writes on this machine for clients here (stage_local_ca_file).
 LOCAL_CA = REPO / ".cache" / "local" / "ca.crt"
-EMULATOR_LOG = MotoServer(log_path=REPO / ".cache" / "local" / "moto.log")
+EMULATOR = MotoServer(REPO / ".cache" / "local", host=urlsplit(ENDPOINT).hostname, port=urlsplit(ENDPOINT).port)
+
+
+def controller_calls():
+    """The AWS calls of the playbooks so far (the backend's own S3 traffic aside)."""
+    return [c for c in EMULATOR.calls() if c.access_key != BACKEND_KEY]
 
 
 def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin"):

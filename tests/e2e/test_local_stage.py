@@ -15,12 +15,12 @@ import time
 import pytest
 from local_stage_tools import (
     CADDY_CA,
-    EMULATOR_LOG,
     ENDPOINT,
     LOCAL_CA,
     REPO,
     api_version,
     aws,
+    controller_calls,
     from_this_machine,
     local_stage,
     make,
@@ -41,14 +41,14 @@ MAIN_COMMIT = "94a42c3db8d7ba6d9fe36f2698f9d9d9daaac731"
 
 
 def test_make_local_with_the_real_images_stops_at_the_image_check_with_the_stand_in_hint():
-    before = EMULATOR_LOG.requests()
+    before = len(controller_calls())
     run = make("local", check=False)
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert f"ghcr.io/get-convex/convex-backend:{PINNED}" in output, output[-3000:]
     assert "make local CONVEX_IMAGES=standin" in output
-    writes = [r for r in EMULATOR_LOG.requests()[len(before) :] if r[0] != "GET"]
-    assert stage_resources()["vpcs"] == 0 and len(writes) <= 1, "only the emulator's hosted zone may be made"
+    writes = [c for c in controller_calls()[before:] if c.writes]
+    assert writes == [] and stage_resources()["vpcs"] == 0, writes
     print(f"make local (real images): stopped after {run.seconds:.0f} s")
 
 
@@ -146,13 +146,13 @@ def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
 
 
 def test_unpublished_version_is_refused_before_any_aws_call():
-    before = EMULATOR_LOG.request_count()
+    before = len(controller_calls())
     run = local_stage("site", playbook="upgrade.yml", version=MAIN_COMMIT, check=False)
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert "convex_version" in output and "not published" in output
     assert "only for commits of its release branch" in output
-    assert EMULATOR_LOG.request_count() == before
+    assert controller_calls()[before:] == []
     assert api_version() == "standin-2"
     print(f"unpublished version refused in {run.seconds:.0f} s")
 
@@ -232,12 +232,12 @@ def test_readme_stage_commands_answer_on_the_local_stage():
     ],
 )
 def test_bad_input_fails_in_seconds_before_any_change(setting, named):
-    before = EMULATOR_LOG.request_count()
+    before = len(controller_calls())
     run = local_stage("site", "-e", setting, check=False)
     assert run.returncode != 0
     assert named in run.stdout + run.stderr
     assert run.seconds < 20
-    assert EMULATOR_LOG.request_count() == before, "no AWS call may happen before the checks pass"
+    assert controller_calls()[before:] == [], "no AWS call may happen before the checks pass"
 
 
 def test_teardown_refuses_the_protected_stage():

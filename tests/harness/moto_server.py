@@ -1,28 +1,28 @@
-"""Start and stop a moto server: a real HTTP endpoint that stands in for AWS in tests.
+"""Start and stop a moto server, a real HTTP endpoint that stands in for AWS, and read what it
+was asked.
 
-Every request moto answers is written to its log, one line each; request_count() reads that
-log, so API-call budgets are measured from what the emulator saw, not estimated.
+The server is started by scripts/emulator, the one way every user of the emulator starts it, with
+moto's own request recording on: every request, its headers and its body. calls() turns that
+recording into API calls (service, action, read or write), so budgets and "refused before any
+write" are measured from what the emulator saw, not estimated, and nothing is missed the way a
+pattern over the server's coloured access log missed non-2xx lines.
 """
 
 from __future__ import annotations
 
-import os
+import base64
+import json
 import re
-import shutil
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
-# werkzeug's access-log line: 127.0.0.1 - - [date] "POST / HTTP/1.1" 200 -
-_REQUEST_LINE = re.compile(r'"(GET|POST|PUT|DELETE|HEAD|PATCH) (\S+) HTTP/[\d.]+" (\d{3})')
-# Public images as AWS lists them for Debian 13 and Ubuntu 24.04 (their real owner accounts and
-# name patterns), which moto does not ship.
-DEFAULT_AMIS = Path(__file__).resolve().parents[1] / "data" / "emulator-amis.json"
-# moto's own control API (reset, state) is not AWS traffic.
-_CONTROL_PATH = "/moto-api/"
+REPO = Path(__file__).resolve().parents[2]
+EMULATOR = REPO / "scripts" / "emulator"
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/")
+_READS = ("Describe", "Get", "List", "Head", "Lookup")
 
 
 def free_port(host="127.0.0.1"):
@@ -31,87 +31,77 @@ def free_port(host="127.0.0.1"):
         return probe.getsockname()[1]
 
 
-def moto_server_command():
-    beside_python = Path(sys.executable).with_name("moto_server")
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("moto_server")
-    if not found:
-        raise RuntimeError("moto_server is not installed: run `make venv` first")
-    return found
+@dataclass(frozen=True)
+class Call:
+    service: str
+    action: str
+    access_key: str
+
+    @property
+    def writes(self):
+        return not self.action.startswith(_READS)
+
+    def __str__(self):
+        return f"{self.service}:{self.action}"
+
+
+def call_of(entry):
+    """One recorded request as the API call it was."""
+    headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+    found = _CREDENTIAL.search(headers.get("authorization", ""))
+    access_key, service = found.groups() if found else ("", "unknown")
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    if "x-amz-target" in headers:
+        action = headers["x-amz-target"].rsplit(".", 1)[-1]
+    elif "Action=" in body:
+        action = parse_qs(body).get("Action", ["?"])[0]
+    else:
+        # REST services (S3, Route 53): the method says whether it reads.
+        method = entry["method"]
+        verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "POST": "Post", "DELETE": "Delete"}.get(method, method)
+        path = urlsplit(entry["url"]).path
+        action = f"{verb} {path}"
+    return Call(service, action, access_key)
 
 
 class MotoServer:
-    """One moto server on 127.0.0.1; use as a context manager or call start() and stop()."""
+    """One moto server; use as a context manager or call start() and stop()."""
 
-    def __init__(self, log_path, port=None, host="127.0.0.1", amis_path=DEFAULT_AMIS):
-        self.amis_path = amis_path
+    def __init__(self, state_dir, port=None, host="127.0.0.1"):
+        self.state_dir = Path(state_dir)
         self.host = host
         self.port = port or free_port(host)
-        self.log_path = Path(log_path)
-        self._process = None
-        self._log = None
+        self.recording = self.state_dir / "requests.jsonl"
 
     @property
     def endpoint(self):
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout=30):
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        if self.amis_path:
-            env["MOTO_AMIS_PATH"] = str(self.amis_path)
-        self._process = subprocess.Popen(
-            [moto_server_command(), "-H", self.host, "-p", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"moto_server exited early; see {self.log_path}")
-            try:
-                # A plain API call (S3 ListBuckets); /moto-api/data.json fails once an RDS
-                # instance with a subnet group exists.
-                urllib.request.urlopen(f"{self.endpoint}/", timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"moto_server did not answer within {timeout} s; see {self.log_path}")
+    def start(self):
+        subprocess.run([str(EMULATOR), "up", str(self.state_dir), self.host, str(self.port)], check=True)
+        return self
 
     def stop(self):
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        if self._log:
-            self._log.close()
-            self._log = None
+        subprocess.run([str(EMULATOR), "down", str(self.state_dir)], check=True)
 
     def reset(self):
         """Forget every resource, as if AWS were a new account."""
+        import urllib.request  # noqa: PLC0415
+
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=10).close()
 
-    def requests(self):
-        """(method, path, status) of every AWS request answered so far."""
-        if not self.log_path.exists():
+    def calls(self):
+        """Every AWS call the emulator answered so far, in order (its own control API aside)."""
+        if not self.recording.exists():
             return []
-        seen = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            match = _REQUEST_LINE.search(line)
-            if match and not match.group(2).startswith(_CONTROL_PATH):
-                seen.append((match.group(1), match.group(2), int(match.group(3))))
-        return seen
+        entries = [json.loads(line) for line in self.recording.read_text().splitlines() if line.strip()]
+        return [call_of(e) for e in entries if not urlsplit(e["url"]).path.startswith("/moto-api/")]
 
     def request_count(self):
-        return len(self.requests())
+        return len(self.calls())
 
     def __enter__(self):
         return self.start()

@@ -57,7 +57,11 @@ stage_lint() {
 
 stage_sanity() { check "sanity: ansible-test sanity" tests/harness/sanity.sh; }
 
+# Unit: the collection's own logic, alone. Integration: real module processes against an AWS
+# emulator and a real registry.
 stage_unit() { pytest_checks unit tests/unit; }
+
+stage_integration() { pytest_checks integration tests/integration; }
 
 stage_e2e() { pytest_checks e2e tests/e2e; }
 

@@ -89,7 +89,7 @@ def test_module_defaults_group_points_modules_at_an_endpoint(aws):
     run = subprocess.run(
         [
             BIN / "ansible-playbook",
-            REPO / "tests" / "unit" / "playbooks" / "connection_defaults.yml",
+            REPO / "tests" / "integration" / "playbooks" / "connection_defaults.yml",
             "-e",
             f"test_region={aws.region} test_endpoint={aws.endpoint}",
         ],

@@ -1,5 +1,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Security group rules as plain tuples, so wanted and actual rules compare as sets."""
+"""Security group rules as plain tuples, so wanted and actual rules compare as sets, and the one
+way the modules make a group's rules what they should be."""
 
 from __future__ import annotations
 
@@ -42,3 +43,28 @@ def to_permissions(rules):
             permission["IpRanges"] = [{"CidrIp": source, **entry}]
         permissions.append(permission)
     return permissions
+
+
+def describe(rules):
+    return ", ".join(f"{r[0]}/{r[1]} from {r[3]}" for r in sorted(rules))
+
+
+def ensure_rules(resources, group_id, label, permissions, wanted):
+    """Make a security group's inbound rules exactly wanted: add the missing, revoke the rest."""
+    current = from_permissions(permissions)
+    missing = {r for r in wanted if r[:4] + ("",) not in current}
+    extra = current - comparable(wanted)
+    if missing:
+        resources.act(
+            f"allow {describe(missing)} into {label}",
+            "authorize_security_group_ingress",
+            GroupId=group_id,
+            IpPermissions=to_permissions(missing),
+        )
+    if extra:
+        resources.act(
+            f"revoke {describe(extra)} from {label}",
+            "revoke_security_group_ingress",
+            GroupId=group_id,
+            IpPermissions=to_permissions(extra),
+        )

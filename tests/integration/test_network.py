@@ -158,7 +158,7 @@ def test_absent_removes_everything_it_made(aws):
     ],
 )
 def test_bad_input_fails_before_any_call(aws, bad, names):
-    aws.assert_refused_before_any_call("network", network_args(aws, **bad), names)
+    aws.assert_module_refuses("network", network_args(aws, **bad), names)
 
 
 def test_a_noop_run_costs_five_api_calls(aws):

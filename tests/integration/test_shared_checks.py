@@ -33,23 +33,6 @@ def test_missing_region_fails_before_any_call(aws, module):
     assert aws.request_count() == before
 
 
-def what_the_account_holds(aws):
-    """Everything any module could have made, by kind; empty lists on a new account."""
-    ec2 = aws.client("ec2")
-    reservations = ec2.describe_instances()["Reservations"]
-    return {
-        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
-        "instances": [i["InstanceId"] for r in reservations for i in r["Instances"]],
-        "addresses": ec2.describe_addresses()["Addresses"],
-        "buckets": aws.client("s3").list_buckets()["Buckets"],
-        "parameters": aws.client("ssm").describe_parameters()["Parameters"],
-        "databases": aws.client("rds").describe_db_instances()["DBInstances"],
-        "db_subnet_groups": aws.client("rds").describe_db_subnet_groups()["DBSubnetGroups"],
-        "roles": aws.client("iam").list_roles()["Roles"],
-        "instance_profiles": aws.client("iam").list_instance_profiles()["InstanceProfiles"],
-    }
-
-
 EMPTY = dict.fromkeys(
     (
         "vpcs",
@@ -71,7 +54,7 @@ def test_check_mode_on_an_empty_account_changes_nothing(aws, module):
     result = run_module(module, {**aws.connection_args(), **MINIMAL_ARGS[module]}, check_mode=True)
     assert not result.failed, result
     assert result["changed"] is (module != "account_info")
-    assert what_the_account_holds(aws) == EMPTY
+    assert aws.holdings() == EMPTY
 
 
 @pytest.mark.parametrize(
@@ -88,4 +71,4 @@ def test_missing_creation_input_changes_nothing(aws, module, args, names):
     assert result.failed
     assert names in result["msg"]
     assert "nothing was changed" in result["msg"]
-    assert what_the_account_holds(aws) == EMPTY
+    assert aws.holdings() == EMPTY

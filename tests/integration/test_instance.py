@@ -150,8 +150,8 @@ def test_absent_removes_host_role_and_address(aws, network):
 @pytest.mark.parametrize(
     ("bad", "names"),
     [
-        ({"instance_type": "t3.small"}, "instance_type 't3.small' is x86_64 but architecture is arm64"),
-        ({"architecture": "x86_64"}, "instance_type 't4g.small' is arm64 but architecture is x86_64"),
+        ({"instance_type": "t3.small"}, "instance_type 't3.small' is x86_64, but the architecture is arm64"),
+        ({"architecture": "x86_64"}, "instance_type 't4g.small' is arm64, but the architecture is x86_64"),
         ({"instance_type": "huge"}, "instance_type 'huge'"),
         ({"parameter_path": "convex/test"}, "parameter_path 'convex/test'"),
         ({"bucket_arns": ["arn:aws:s3:::*"]}, "bucket_arns entry 'arn:aws:s3:::*'"),
@@ -159,7 +159,7 @@ def test_absent_removes_host_role_and_address(aws, network):
     ],
 )
 def test_bad_input_fails_before_any_call(aws, network, bad, names):
-    aws.assert_refused_before_any_call("instance", host_args(aws, network, **bad), names)
+    aws.assert_module_refuses("instance", host_args(aws, network, **bad), names)
 
 
 def test_a_noop_run_costs_five_api_calls(aws, network):

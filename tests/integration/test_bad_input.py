@@ -54,7 +54,7 @@ MODULE_ROWS = [
     (
         "instance",
         {"name": "convex-dev", "instance_type": "t3.small", "architecture": "arm64"},
-        "instance_type 't3.small' is x86_64 but architecture is arm64",
+        "instance_type 't3.small' is x86_64, but the architecture is arm64",
     ),
     ("secret", {"name": "/convex/dev/instance_secret", "length": 4}, "length 4"),
     (

@@ -1,0 +1,181 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The stage model: one deployment's settings, checked, and every name derived from them.
+
+Everything the playbooks and modules need that follows from the settings (resource names, the
+bucket prefix, SSM paths, tags, URLs, image references) is computed here and only here, so no
+two places can spell a name differently. settings_problems() reports every problem at once,
+each naming its setting; derive() turns checked settings into the model.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
+
+BUCKET_PURPOSES = {
+    # purpose: (bucket name suffix, the backend's variable)
+    "exports": ("exports", "S3_STORAGE_EXPORTS_BUCKET"),
+    "snapshot_imports": ("snapshot-imports", "S3_STORAGE_SNAPSHOT_IMPORTS_BUCKET"),
+    "modules": ("modules", "S3_STORAGE_MODULES_BUCKET"),
+    "files": ("files", "S3_STORAGE_FILES_BUCKET"),
+    "search": ("search", "S3_STORAGE_SEARCH_BUCKET"),
+}
+SECRETS = ("instance_secret", "db_password", "admin_key")
+STAGE_TAG = "convex_selfhost:stage"
+OPERATING_SYSTEMS = ("debian13", "ubuntu2404")
+ARCHITECTURES = ("arm64", "x86_64")
+IMAGE_NAMES = ("convex-backend", "convex-dashboard")
+
+
+def _text(value):
+    return None if isinstance(value, str) else f"{value!r} is a {type(value).__name__}, not text"
+
+
+def _choice(*choices):
+    def problem(value):
+        return None if value in choices else f"{value!r} is not one of {', '.join(choices)}"
+
+    return problem
+
+
+def _optional(rule):
+    def problem(value):
+        return None if value in ("", None) else rule(value)
+
+    return problem
+
+
+def _ranges(value):
+    if not isinstance(value, list):
+        return f"{value!r} is not a list of network ranges"
+    return "; ".join(p for p in (rules.cidr_problem(v) for v in value) if p) or None
+
+
+def _environment(value):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return f"{value!r} is not a mapping of environment variable names to text"
+    unknown = sorted(k for k in value if not k.startswith("AWS_"))
+    return f"only AWS_* variables belong here, not {', '.join(unknown)}" if unknown else None
+
+
+# name: (default, or REQUIRED; rule)
+REQUIRED = object()
+SETTINGS = {
+    "stage_name": (REQUIRED, rules.stage_name_problem),
+    "stage_region": (REQUIRED, rules.region_problem),
+    "stage_protected": (False, rules.boolean_problem),
+    "convex_domain": (REQUIRED, rules.domain_problem),
+    "convex_version": (REQUIRED, rules.version_problem),
+    "convex_instance_name": ("convex-self-hosted", rules.instance_name_problem),
+    "convex_image_registry": ("ghcr.io/get-convex", rules.registry_problem),
+    "convex_public_port": (443, lambda v: rules.integer_problem(v, 1, 65535)),
+    "stage_os": ("debian13", _choice(*OPERATING_SYSTEMS)),
+    "stage_architecture": ("arm64", _choice(*ARCHITECTURES)),
+    "stage_instance_type": ("t4g.small", _text),
+    "stage_ssh_key_name": ("", _text),
+    "stage_vpc_cidr": ("10.40.0.0/16", rules.vpc_cidr_problem),
+    "stage_ssh_cidrs": ([], _ranges),
+    "stage_dashboard_cidrs": ([], _ranges),
+    "stage_db_engine_version": ("8.4", rules.db_engine_version_problem),
+    "stage_db_instance_class": ("db.t4g.micro", rules.db_class_problem),
+    "stage_db_storage_gb": (20, lambda v: rules.integer_problem(v, 20, 65536)),
+    "stage_db_backup_days": (7, lambda v: rules.integer_problem(v, 1, 35)),
+    "stage_bucket_versioning": (False, rules.boolean_problem),
+    "stage_export_retention_days": (14, lambda v: rules.integer_problem(v, 0, 3650)),
+    "stage_extra_tags": ({}, rules.tags_problem),
+    "stage_dns_zone": ("", _optional(rules.domain_problem)),
+    "stage_aws_environment": ({}, _environment),
+    "caddy_api_prefix": ("api", rules.dns_label_problem),
+    "caddy_site_prefix": ("site", rules.dns_label_problem),
+    "caddy_dashboard_prefix": ("dashboard", rules.dns_label_problem),
+    "caddy_tls": ("acme", _choice("acme", "internal")),
+    "caddy_acme_email": ("", _text),
+    "caddy_dashboard_access": ("cidrs", _choice("cidrs", "basic_auth", "both")),
+}
+INTEGERS = ("convex_public_port", "stage_db_storage_gb", "stage_db_backup_days", "stage_export_retention_days")
+BOOLEANS = ("stage_protected", "stage_bucket_versioning")
+
+
+def settings_problems(given):
+    """Every problem with the settings, each naming its setting; empty when all is well.
+    Settings that relate to each other are checked once each alone is usable."""
+    problems = []
+    for name, (default, rule) in SETTINGS.items():
+        if name not in given or given[name] is None:
+            if default is REQUIRED:
+                problems.append(f"{name} is not set")
+            continue
+        problem = rule(given[name])
+        if problem:
+            problems.append(f"{name}: {problem}")
+    if problems:
+        return problems
+    values = normalized(given)
+    problem = rules.instance_type_problem(values["stage_instance_type"], values["stage_architecture"])
+    if problem:
+        problems.append(f"stage_instance_type: {problem}")
+    prefixes = [values[f"caddy_{kind}_prefix"] for kind in ("api", "site", "dashboard")]
+    if len(set(prefixes)) != 3:
+        problems.append(
+            f"caddy_api_prefix, caddy_site_prefix and caddy_dashboard_prefix must differ; they are {prefixes}"
+        )
+    if values["caddy_tls"] == "acme" and rules.email_problem(values["caddy_acme_email"]):
+        problems.append(
+            f"caddy_acme_email: {rules.email_problem(values['caddy_acme_email'])}: ACME (caddy_tls acme) needs one"
+        )
+    if values["caddy_dashboard_access"] in ("cidrs", "both") and not values["stage_dashboard_cidrs"]:
+        problems.append(
+            "stage_dashboard_cidrs is empty, but the dashboard is limited to address ranges "
+            f"(caddy_dashboard_access {values['caddy_dashboard_access']}), so nobody could open it"
+        )
+    zone = values["stage_dns_zone"]
+    if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
+        problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")
+    return problems
+
+
+def normalized(given):
+    """The settings with defaults filled in and -e text turned into numbers and booleans."""
+    values = {
+        name: given.get(name) if given.get(name) is not None else default for name, (default, _rule) in SETTINGS.items()
+    }
+    for name in INTEGERS:
+        values[name] = rules.as_integer(values[name])
+    for name in BOOLEANS:
+        values[name] = rules.as_boolean(values[name])
+    return values
+
+
+def bucket_names(prefix):
+    return {purpose: f"{prefix}-{suffix}" for purpose, (suffix, _variable) in BUCKET_PURPOSES.items()}
+
+
+def derive(values, account_id, partition):
+    """The model of a checked stage: every name, path, tag set, ARN and URL it uses."""
+    name = values["stage_name"]
+    resource = f"convex-{name}"
+    domain = values["convex_domain"]
+    port = "" if values["convex_public_port"] == 443 else f":{values['convex_public_port']}"
+    hosts = {kind: f"{values[f'caddy_{kind}_prefix']}.{domain}" for kind in ("api", "site", "dashboard")}
+    buckets = bucket_names(f"{resource}-{account_id}")
+    parameter_path = f"/convex/{name}"
+    registry = values["convex_image_registry"]
+    return {
+        "name": name,
+        "resource_name": resource,
+        "region": values["stage_region"],
+        "account_id": account_id,
+        "partition": partition,
+        "protected": values["stage_protected"],
+        "tags": {STAGE_TAG: name, **{str(k): str(v) for k, v in values["stage_extra_tags"].items()}},
+        "bucket_prefix": f"{resource}-{account_id}",
+        "buckets": buckets,
+        "bucket_arns": [f"arn:{partition}:s3:::{bucket}" for bucket in buckets.values()],
+        "bucket_env": {BUCKET_PURPOSES[purpose][1]: bucket for purpose, bucket in buckets.items()},
+        "parameter_path": parameter_path,
+        "parameters": {secret: f"{parameter_path}/{secret}" for secret in SECRETS},
+        "database_name": values["convex_instance_name"].replace("-", "_"),
+        "host_names": hosts,
+        "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
+        "images": {image: f"{registry}/{image}:{values['convex_version']}" for image in IMAGE_NAMES},
+        "settings": values,
+    }

@@ -1,0 +1,79 @@
+"""The stage model: its rules refuse bad settings, each naming its setting, and it derives every
+name from the settings in one place."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage
+
+GOOD = {
+    "stage_name": "dev",
+    "stage_region": "eu-west-1",
+    "convex_domain": "dev.convex.example.com",
+    "convex_version": "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf",
+    "stage_dns_zone": "example.com",
+    "stage_dashboard_cidrs": ["203.0.113.0/24"],
+    "caddy_acme_email": "ops@example.com",
+}
+
+
+def test_good_settings_have_no_problem():
+    assert stage.settings_problems(GOOD) == []
+
+
+def test_every_problem_is_reported_at_once():
+    problems = stage.settings_problems({**GOOD, "stage_name": "Dev", "stage_db_storage_gb": 5, "stage_os": "arch"})
+    assert [p.split(":")[0] for p in problems] == ["stage_name", "stage_os", "stage_db_storage_gb"]
+
+
+def test_text_from_the_command_line_is_taken_for_numbers_and_booleans():
+    given = {**GOOD, "stage_protected": "true", "stage_db_backup_days": "14", "convex_public_port": "8443"}
+    assert stage.settings_problems(given) == []
+    values = stage.normalized(given)
+    assert values["stage_protected"] is True and values["stage_db_backup_days"] == 14
+    assert values["convex_public_port"] == 8443
+
+
+def test_derived_names_are_computed_from_the_settings():
+    model = stage.derive(stage.normalized({**GOOD, "stage_extra_tags": {"team": "core"}}), "123456789012", "aws-cn")
+    assert model["resource_name"] == "convex-dev"
+    assert model["bucket_prefix"] == "convex-dev-123456789012"
+    assert model["buckets"]["snapshot_imports"] == "convex-dev-123456789012-snapshot-imports"
+    assert model["bucket_arns"][0].startswith("arn:aws-cn:s3:::convex-dev-123456789012-")
+    assert model["bucket_env"]["S3_STORAGE_MODULES_BUCKET"] == "convex-dev-123456789012-modules"
+    assert model["parameters"] == {
+        "instance_secret": "/convex/dev/instance_secret",
+        "db_password": "/convex/dev/db_password",
+        "admin_key": "/convex/dev/admin_key",
+    }
+    assert model["tags"] == {"convex_selfhost:stage": "dev", "team": "core"}
+    assert model["urls"]["api"] == "https://api.dev.convex.example.com"
+    assert model["database_name"] == "convex_self_hosted"
+    assert (
+        model["images"]["convex-backend"]
+        == "ghcr.io/get-convex/convex-backend:652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
+    )
+
+
+def test_a_port_forward_shows_in_the_urls():
+    model = stage.derive(stage.normalized({**GOOD, "convex_public_port": 8443}), "123456789012", "aws")
+    assert model["urls"]["dashboard"] == "https://dashboard.dev.convex.example.com:8443"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"stage_name": "dev\n"}, "stage_name"),
+        ({"convex_domain": "example.com\n"}, "convex_domain"),
+        ({"stage_extra_tags": {"aws:owner": "me"}}, "stage_extra_tags"),
+        ({"stage_instance_type": "t3.small"}, "stage_instance_type"),
+        ({"stage_dns_zone": "other.org"}, "stage_dns_zone"),
+        ({"caddy_site_prefix": "api"}, "caddy_api_prefix"),
+        ({"caddy_acme_email": "nobody"}, "caddy_acme_email"),
+        ({"stage_dashboard_cidrs": []}, "stage_dashboard_cidrs"),
+    ],
+)
+def test_a_bad_setting_is_named(change, named):
+    problems = stage.settings_problems({**GOOD, **change})
+    assert problems and all(named in p for p in problems), problems
