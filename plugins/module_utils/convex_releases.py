@@ -29,3 +29,46 @@ RELEASES = {
 def release_of(version):
     """What this collection knows of version, or None when it was never checked against it."""
     return RELEASES.get(version)
+
+
+def check_release(registry_path, version, images, insecure=False, timeout=10):
+    """Ask the registry for each image of version: (found, problem). found maps each image to
+    its reference and digest; problem is None, or says what is wrong and that nothing changed."""
+    from ansible_collections.convex_selfhost.aws.plugins.module_utils.registry import (  # noqa: PLC0415
+        Registry,
+        RegistryError,
+        image_reference,
+        split_registry,
+    )
+
+    host, path = split_registry(registry_path)
+    registry = Registry(host, insecure=insecure, timeout=timeout)
+    found, missing = {}, []
+    for name in images:
+        reference = image_reference(registry_path, name, version)
+        try:
+            digest = registry.manifest_digest(f"{path}/{name}" if path else name, version)
+        except RegistryError as error:
+            return found, (
+                f"Could not check {reference}: {error}. The host pulls from the same registry, so it would fail "
+                "there too; fix the network or the registry setting first."
+            )
+        if digest is None:
+            missing.append(reference)
+        else:
+            found[name] = {"reference": reference, "digest": digest}
+    if not missing:
+        return found, None
+    pinned = release_of(PINNED)
+    return found, (
+        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not published, so the host could not "
+        f"pull {'it' if len(missing) == 1 else 'them'}; nothing was changed. Upstream publishes images only for "
+        "commits of its release branch (git tags precompiled-<date>-<sha7>), not for other commits of main. "
+        f"This collection pins {PINNED} (published {pinned['date']}, convex CLI {pinned['cli_version']})."
+    )
+
+
+def release_facts(version, found):
+    """What the collection knows of version, with the images found for it."""
+    release = release_of(version) or {}
+    return {"images": found, "checked": bool(release), "cli_version": release.get("cli_version", ""), "pinned": PINNED}

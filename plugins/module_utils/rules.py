@@ -197,9 +197,15 @@ def db_class_problem(value):
     return None
 
 
+def as_engine_version(value):
+    """YAML reads an unquoted 8.0 as a number: take it as the text it was meant to be."""
+    return f"{value:.1f}" if isinstance(value, float) else value
+
+
 def db_engine_version_problem(value):
+    value = as_engine_version(value)
     if not isinstance(value, str) or not re.fullmatch(r"8\.(0|4)(\.\d+)?", value):
-        return f'{value!r} is not a MySQL version RDS runs for Convex: use "8.0" or "8.4" (quoted, as text)'
+        return f"{value!r} is not a MySQL version RDS runs for Convex: use 8.0 or 8.4"
     return None
 
 

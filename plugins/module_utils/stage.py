@@ -9,6 +9,8 @@ each naming its setting; derive() turns checked settings into the model.
 
 from __future__ import annotations
 
+import difflib
+
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 
 BUCKET_PURPOSES = {
@@ -90,15 +92,33 @@ SETTINGS = {
     "caddy_tls": ("acme", _choice("acme", "internal")),
     "caddy_acme_email": ("", _text),
     "caddy_dashboard_access": ("cidrs", _choice("cidrs", "basic_auth", "both")),
+    # What a stage may add to a run: tasks for its host just before Convex starts (the local
+    # stage's stand-in for RDS), where to write a host's internal CA for this machine, a hint for
+    # a registry that cannot be reached, and how to print the admin key for it.
+    "stage_host_extra_tasks": ("", _text),
+    "stage_local_ca_file": ("", _text),
+    "stage_release_hint": ("", _text),
+    "stage_admin_key_command": ("", _text),
 }
 INTEGERS = ("convex_public_port", "stage_db_storage_gb", "stage_db_backup_days", "stage_export_retention_days")
 BOOLEANS = ("stage_protected", "stage_bucket_versioning")
 
 
+def unknown_problems(given):
+    """A stage_* variable that is no setting is a typo (stage_instnace_type) that would be
+    silently ignored: name it, with the setting meant."""
+    known = [name for name in SETTINGS if name.startswith("stage_")]
+    problems = []
+    for name in sorted(n for n in given if n.startswith("stage_") and n not in SETTINGS):
+        close = difflib.get_close_matches(name, known, n=1)
+        problems.append(f"{name} is not a setting{f' (did you mean {close[0]}?)' if close else ''}")
+    return problems
+
+
 def settings_problems(given):
     """Every problem with the settings, each naming its setting; empty when all is well.
     Settings that relate to each other are checked once each alone is usable."""
-    problems = []
+    problems = unknown_problems(given)
     for name, (default, rule) in SETTINGS.items():
         if name not in given or given[name] is None:
             if default is REQUIRED:
@@ -142,6 +162,7 @@ def normalized(given):
         values[name] = rules.as_integer(values[name])
     for name in BOOLEANS:
         values[name] = rules.as_boolean(values[name])
+    values["stage_db_engine_version"] = rules.as_engine_version(values["stage_db_engine_version"])
     return values
 
 

@@ -95,13 +95,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import PINNED, release_of
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.registry import (
-    Registry,
-    RegistryError,
-    image_reference,
-    split_registry,
-)
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.registry import image_reference, split_registry
 
 _TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
@@ -138,40 +133,15 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
 
-    host, path = split_registry(params["registry"])
-    registry = Registry(host, insecure=params["insecure"], timeout=params["timeout"])
-    release = release_of(params["version"]) or {}
-    pinned = release_of(PINNED)
-    found, missing = {}, []
-    for name in params["images"]:
-        reference = image_reference(params["registry"], name, params["version"])
-        try:
-            digest = registry.manifest_digest(f"{path}/{name}" if path else name, params["version"])
-        except RegistryError as error:
-            module.fail_json(
-                msg=f"Could not check {reference}: {error}. The host pulls from the same registry, so it would "
-                "fail there too; fix the network or the registry setting first.",
-                unreachable_registry=True,
-            )
-        if digest is None:
-            missing.append(reference)
-        else:
-            found[name] = {"reference": reference, "digest": digest}
-    if missing:
-        module.fail_json(
-            msg=f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not published, so the host could not "
-            f"pull {'it' if len(missing) == 1 else 'them'}; nothing was changed. Upstream publishes images only for "
-            "commits of its release branch (git tags precompiled-<date>-<sha7>), not for other commits of main. "
-            f"This collection pins {PINNED} (published {pinned['date']}, convex CLI {pinned['cli_version']}).",
-            missing=missing,
-        )
-    module.exit_json(
-        changed=False,
-        images=found,
-        checked=bool(release),
-        cli_version=release.get("cli_version", ""),
-        pinned=PINNED,
+    found, problem = check_release(
+        params["registry"], params["version"], params["images"], params["insecure"], params["timeout"]
     )
+    if problem:
+        missing = [
+            image_reference(params["registry"], n, params["version"]) for n in params["images"] if n not in found
+        ]
+        module.fail_json(msg=problem, missing=missing, unreachable_registry=problem.startswith("Could not check"))
+    module.exit_json(changed=False, **release_facts(params["version"], found))
 
 
 if __name__ == "__main__":

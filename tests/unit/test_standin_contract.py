@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "images" / "convex-standin" / "rootfs" / "usr" / "local" / "bin"
+SCRIPT = Path(__file__).resolve().parents[2] / "local" / "convex-standin" / "rootfs" / "usr" / "local" / "bin"
 loader = importlib.machinery.SourceFileLoader("convex_standin", str(SCRIPT / "convex-standin"))
 spec = importlib.util.spec_from_loader("convex_standin", loader)
 standin = importlib.util.module_from_spec(spec)

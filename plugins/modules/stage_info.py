@@ -1,0 +1,264 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: stage_info
+short_description: Check one deployment's settings and derive every name it uses
+version_added: 0.1.0
+description:
+  - The stage model of one Convex deployment. It checks every setting (type, range, form, trailing
+    newlines, AWS's tag rules, and the rules the other modules apply), then, with read-only calls,
+    what only AWS knows - that the instance type is offered in the region, that the hosted zone
+    exists, that the operating system's image exists, and that the SSH key pair exists.
+  - It reports every problem at once, each naming its setting, and fails before anything
+    changes.
+  - It returns the stage model (RV(stage)), every name derived from the settings (resource names,
+    bucket names and ARNs, SSM paths, tags, URLs, image references), computed here only.
+  - Makes no AWS writes.
+author:
+  - Convex self-host maintainers (@convex-selfhost)
+options:
+  settings:
+    description:
+      - The deployment's settings, as the inventory holds them - C(stage_*), C(convex_*) and
+        C(caddy_*) variables. Text that C(-e key=value) gives for a number or a boolean is taken.
+      - The region comes from C(stage_region) here, not from O(region).
+    type: dict
+    required: true
+  aws_checks:
+    description:
+      - Also ask AWS what only it knows. Without them, only the account is read.
+    type: bool
+    default: true
+  release_check:
+    description:
+      - Also ask the image registry whether both images of C(convex_version) are published (as
+        M(convex_selfhost.aws.release_info) does), before any AWS call. An unpublished version fails
+        here, with a message that published versions are commits of upstream's C(release) branch.
+    type: bool
+    default: true
+  insecure_registries:
+    description:
+      - Registries (C(host:port)) the host's Docker reaches over plain HTTP, such as a test
+        registry; a C(convex_image_registry) among them is asked the same way.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - convex_selfhost.aws.common
+attributes:
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to show.
+"""
+
+EXAMPLES = r"""
+- name: The stage model, or every problem with the settings
+  convex_selfhost.aws.stage_info:
+    settings:
+      stage_name: dev
+      stage_region: eu-west-1
+      convex_domain: dev.convex.example.com
+      convex_version: 652b828b5129e6cdbcaa3c20efa8d116d09ff3bf
+      stage_dns_zone: example.com
+      stage_dashboard_cidrs: [203.0.113.0/24]
+      caddy_acme_email: ops@example.com
+  register: stage_model
+
+- name: Names come from the model
+  ansible.builtin.debug:
+    msg: "{{ stage_model.stage.resource_name }} keeps its secrets under {{ stage_model.stage.parameter_path }}"
+"""
+
+RETURN = r"""
+stage:
+  description: The stage model.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The stage's name.
+      type: str
+      sample: dev
+    resource_name:
+      description: The name of the stage's network, host and database.
+      type: str
+      sample: convex-dev
+    account_id:
+      description: The AWS account the stage lives in.
+      type: str
+    partition:
+      description: The AWS partition, such as C(aws).
+      type: str
+    tags:
+      description: Tags of every resource of the stage.
+      type: dict
+    bucket_prefix:
+      description: The start of the five bucket names.
+      type: str
+    buckets:
+      description: The bucket name of each purpose.
+      type: dict
+    bucket_arns:
+      description: ARNs of the five buckets.
+      type: list
+      elements: str
+    bucket_env:
+      description: The backend's C(S3_STORAGE_*_BUCKET) variables.
+      type: dict
+    parameter_path:
+      description: The SSM path of the stage's secrets.
+      type: str
+    parameters:
+      description: The SSM name of each secret.
+      type: dict
+    database_name:
+      description: The MySQL database the backend uses.
+      type: str
+    host_names:
+      description: The api, site and dashboard host names.
+      type: dict
+    urls:
+      description: The api, site and dashboard URLs.
+      type: dict
+    images:
+      description: The backend and dashboard image references.
+      type: dict
+    image_id:
+      description: The newest image of the stage's operating system and architecture; empty without O(aws_checks).
+      type: str
+    zone_id:
+      description: The Route 53 hosted zone id; empty without a zone or without O(aws_checks).
+      type: str
+    release:
+      description:
+        - What the registry and the collection know of the release - C(images) with their digests,
+          C(checked) (whether this collection was checked against it) and C(cli_version) (the
+          C(convex) npm CLI of the release, empty when unknown). Empty without O(release_check).
+      type: dict
+    settings:
+      description: The settings with defaults filled in, numbers and booleans as such.
+      type: dict
+"""
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage as model
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # ConvexAWSModule reports a missing botocore itself.
+
+
+def refuse(module, problems):
+    module.fail_json(
+        msg=f"The deployment's settings have {len(problems)} problem{'s' if len(problems) > 1 else ''}; nothing was "
+        "changed: " + " | ".join(problems),
+        problems=problems,
+    )
+
+
+def offered(ec2, instance_type, region):
+    """Whether EC2 offers instance_type in region; a type EC2 has never heard of is not."""
+    try:
+        found = ec2.describe_instance_type_offerings(
+            LocationType="region", Filters=[{"Name": "instance-type", "Values": [instance_type]}]
+        )["InstanceTypeOfferings"]
+    except ClientError as error:
+        if error_code(error) == "InvalidInstanceType":
+            return False
+        raise
+    return bool(found)
+
+
+def hosted_zone(route53, zone):
+    """The id of the public hosted zone named zone, or None."""
+    listed = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="10")["HostedZones"]
+    ids = [z["Id"].split("/")[-1] for z in listed if z["Name"].rstrip(".") == zone and not z["Config"]["PrivateZone"]]
+    return ids[0] if ids else None
+
+
+def aws_problems(module, values):
+    """What only AWS knows, each naming its setting; and the image and zone ids found."""
+    region = values["stage_region"]
+    ec2 = module.aws_client("ec2", region=region)
+    problems, found = [], {"image_id": "", "zone_id": ""}
+    try:
+        if not offered(ec2, values["stage_instance_type"], region):
+            problems.append(f"stage_instance_type: {values['stage_instance_type']} is not offered in {region}")
+        image = find_image(ec2.describe_images, values["stage_os"], values["stage_architecture"])
+        if image is None:
+            problems.append(
+                f"stage_os: no {values['stage_os']} {values['stage_architecture']} image was found in {region}"
+            )
+        else:
+            found["image_id"] = image["ImageId"]
+        key = values["stage_ssh_key_name"]
+        if key and not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])["KeyPairs"]:
+            problems.append(f"stage_ssh_key_name: no EC2 key pair {key} exists in {region}")
+        zone = values["stage_dns_zone"]
+        if zone:
+            found["zone_id"] = hosted_zone(module.aws_client("route53", region=region), zone) or ""
+            if not found["zone_id"]:
+                problems.append(f"stage_dns_zone: no public Route 53 hosted zone {zone} exists in this account")
+    except (BotoCoreError, ClientError) as error:
+        module.fail_aws(error, "check the deployment's settings with AWS")
+    return problems, found
+
+
+def release(module, values):
+    """The release's images, asked of the registry before anything else: an unpublished pin costs
+    seconds and no AWS call."""
+    registry = values["convex_image_registry"]
+    found, problem = check_release(
+        registry,
+        values["convex_version"],
+        model.IMAGE_NAMES,
+        insecure=registry.split("/")[0] in module.params["insecure_registries"],
+    )
+    if problem:
+        hint = f" {values['stage_release_hint']}" if values["stage_release_hint"] else ""
+        refuse(module, [f"convex_version ({values['convex_version']}) from convex_image_registry: {problem}{hint}"])
+    return release_facts(values["convex_version"], found)
+
+
+def main():
+    module = ConvexAWSModule(
+        argument_spec={
+            "settings": {"type": "dict", "required": True},
+            "aws_checks": {"type": "bool", "default": True},
+            "release_check": {"type": "bool", "default": True},
+            "insecure_registries": {"type": "list", "elements": "str", "default": []},
+        },
+        require_region=False,
+    )
+    given = module.params["settings"]
+    problems = model.settings_problems(given)
+    if problems:
+        refuse(module, problems)
+    values = model.normalized(given)
+    known_release = release(module, values) if module.params["release_check"] else {}
+    try:
+        identity = module.aws_client("sts", region=values["stage_region"]).get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        module.fail_aws(error, "read the caller identity from AWS STS (stage_aws_environment, AWS_PROFILE)")
+    found = {"image_id": "", "zone_id": ""}
+    if module.params["aws_checks"]:
+        problems, found = aws_problems(module, values)
+        if problems:
+            refuse(module, problems)
+    stage = model.derive(values, identity["Account"], identity["Arn"].split(":")[1])
+    stage.update(found, release=known_release)
+    module.exit_json(changed=False, stage=stage)
+
+
+if __name__ == "__main__":
+    main()
