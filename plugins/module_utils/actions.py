@@ -38,9 +38,12 @@ def dict_tags(tag_list):
 
 
 class Actions:
-    def __init__(self, module):
+    """One run's AWS calls. params holds the tags and purge_tags the writes apply: the module's
+    own, or those a module that composes several resources gives."""
+
+    def __init__(self, module, params=None):
         self.module = module
-        self.params = module.params
+        self.params = module.params if params is None else params
         self.changes = []
 
     def call(self, client, action, method, missing=(), **kwargs):

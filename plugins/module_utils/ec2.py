@@ -12,12 +12,15 @@ ROLE_KEY = "convex_selfhost:role"
 
 
 class EC2Resources:
-    def __init__(self, module, name):
+    """params is the resource's options (its module's, or what a composing module gives);
+    actions the write log it shares, a new one by default."""
+
+    def __init__(self, module, params, actions=None):
         self.module = module
-        self.params = module.params
-        self.name = name
+        self.params = params
+        self.name = params["name"]
         self.ec2 = module.aws_client("ec2")
-        self.actions = Actions(module)
+        self.actions = actions or Actions(module, params)
 
     def call(self, action, method, **kwargs):
         return self.actions.call(self.ec2, action, method, **kwargs)

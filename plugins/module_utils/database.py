@@ -1,0 +1,360 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The RDS MySQL 8 server of a Convex deployment, with its subnet group and a parameter group that
+requires TLS. Used by the database module and by the deployment module."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "engine_version": {"type": "str", "default": "8.4"},
+    "instance_class": {"type": "str", "default": "db.t4g.micro"},
+    "allocated_storage": {"type": "int", "default": 20},
+    "subnet_ids": {"type": "list", "elements": "str", "default": []},
+    "security_group_ids": {"type": "list", "elements": "str", "default": []},
+    "master_username": {"type": "str", "default": "convex"},
+    "master_password": {"type": "str", "no_log": True},
+    "database_name": {"type": "str", "default": "convex_self_hosted"},
+    "backup_retention_days": {"type": "int", "default": 7},
+    "deletion_protection": {"type": "bool", "default": False},
+    "kms_key_id": {"type": "str"},
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 1800},
+    "snapshot_identifier": {"type": "str"},
+    "skip_final_snapshot": {"type": "bool", "default": False},
+    "final_snapshot_identifier": {"type": "str"},
+    **tag_helpers.ARGUMENT_SPEC,
+}
+
+_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)")
+_DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
+_PASSWORD_FORBIDDEN = set('/@" ')
+SECURE_TRANSPORT = "require_secure_transport"
+INSTANCE_MISSING = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
+SUBNET_GROUP_MISSING = {"DBSubnetGroupNotFoundFault"}
+PARAMETER_GROUP_MISSING = {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"}
+
+
+def input_problems(params):
+    problems = []
+    if not _IDENTIFIER.fullmatch(params["name"]):
+        problems.append(
+            f"name '{params['name']}' is not an RDS identifier: use 1 to 50 letters, digits and single hyphens, "
+            "starting with a letter"
+        )
+    for option, problem in (
+        ("engine_version", rules.db_engine_version_problem(params["engine_version"])),
+        ("instance_class", rules.db_class_problem(params["instance_class"])),
+        ("allocated_storage", rules.integer_problem(params["allocated_storage"], 20, 65536)),
+        ("backup_retention_days", rules.integer_problem(params["backup_retention_days"], 1, 35)),
+        ("tags", rules.tags_problem(params["tags"] or {})),
+    ):
+        if problem:
+            problems.append(f"{option} {problem}")
+    if not _DATABASE.fullmatch(params["database_name"]):
+        problems.append(
+            f"database_name '{params['database_name']}' is not a MySQL database name the backend can use: letters, "
+            "digits and '_', starting with a letter (INSTANCE_NAME with '-' replaced by '_')"
+        )
+    if not _USERNAME.fullmatch(params["master_username"]):
+        problems.append(f"master_username '{params['master_username']}' must be 1 to 16 letters, digits or '_'")
+    password = params["master_password"]
+    if password is not None and (len(password) < 8 or len(password) > 41 or _PASSWORD_FORBIDDEN & set(password)):
+        problems.append("master_password must be 8 to 41 characters without '/', '@', '\"' or spaces")
+    return problems
+
+
+def family_of(version):
+    return "mysql8.4" if version.startswith("8.4") else "mysql8.0"
+
+
+class Database:
+    """params is the database's options (the module's, or what the deployment module gives)."""
+
+    def __init__(self, module, params, actions=None):
+        self.module = module
+        self.params = params
+        self.name = params["name"]
+        self.rds = module.aws_client("rds")
+        self.actions = actions or Actions(module, params)
+        self.family = family_of(self.params["engine_version"])
+        self.parameter_group = f"{self.name}-{self.family.replace('.', '')}"
+
+    def call(self, action, method, missing=(), **kwargs):
+        return self.actions.call(self.rds, action, method, missing=missing, **kwargs)
+
+    def act(self, description, method, **kwargs):
+        return self.actions.act(self.rds, description, method, **kwargs)
+
+    # --- reads ---------------------------------------------------------------------------
+    def instance(self):
+        found = self.call(
+            "look up the DB instance", "describe_db_instances", missing=INSTANCE_MISSING, DBInstanceIdentifier=self.name
+        )
+        return found["DBInstances"][0] if found and found["DBInstances"] else None
+
+    def subnet_group(self):
+        found = self.call(
+            "look up the DB subnet group",
+            "describe_db_subnet_groups",
+            missing=SUBNET_GROUP_MISSING,
+            DBSubnetGroupName=self.name,
+        )
+        return (found or {}).get("DBSubnetGroups", [None])[0]
+
+    def secure_transport(self, group):
+        """The group's require_secure_transport, or False when the group does not exist."""
+        listed = self.call(
+            "read the parameter group",
+            "describe_db_parameters",
+            missing=PARAMETER_GROUP_MISSING,
+            DBParameterGroupName=group,
+            Source="user",
+        )
+        if listed is None:
+            return False
+        return next(
+            (p.get("ParameterValue") for p in listed["Parameters"] if p["ParameterName"] == SECURE_TRANSPORT), None
+        )
+
+    def wait_for(self, waiter, what, **kwargs):
+        if self.module.check_mode:
+            return
+        delay = 15
+        attempts = max(1, self.params["wait_timeout"] // delay)
+        try:
+            self.rds.wait(waiter, delay=delay, max_attempts=attempts, **kwargs)
+        except Exception as error:  # pylint: disable=broad-except
+            self.module.fail_json(
+                msg=f"{what} did not finish within wait_timeout ({self.params['wait_timeout']} s): {error}; "
+                "raise wait_timeout or check the RDS console"
+            )
+
+    # --- present -------------------------------------------------------------------------
+    def ensure_subnet_group(self, instance):
+        # A running instance describes its subnet group; only a new one needs the lookup.
+        group = instance.get("DBSubnetGroup") if instance else self.subnet_group()
+        wanted = sorted(self.params["subnet_ids"])
+        if not group:
+            self.act(
+                "create the DB subnet group",
+                "create_db_subnet_group",
+                DBSubnetGroupName=self.name,
+                DBSubnetGroupDescription=f"Private subnets of {self.name}",
+                SubnetIds=wanted,
+                Tags=aws_tags(self.actions.wanted_tags()),
+            )
+            return
+        current = sorted(s["SubnetIdentifier"] for s in group["Subnets"])
+        if wanted and current != wanted:
+            self.act(
+                f"set the subnets of the DB subnet group to {', '.join(wanted)}",
+                "modify_db_subnet_group",
+                DBSubnetGroupName=self.name,
+                SubnetIds=wanted,
+            )
+
+    def ensure_parameter_group(self):
+        value = self.secure_transport(self.parameter_group)
+        if value is False:
+            self.act(
+                f"create the parameter group {self.parameter_group}",
+                "create_db_parameter_group",
+                DBParameterGroupName=self.parameter_group,
+                DBParameterGroupFamily=self.family,
+                Description=f"{self.name}: TLS required for every connection",
+                Tags=aws_tags(self.actions.wanted_tags()),
+            )
+        if value != "1":
+            self.act(
+                f"set {SECURE_TRANSPORT}=1 in {self.parameter_group}",
+                "modify_db_parameter_group",
+                DBParameterGroupName=self.parameter_group,
+                Parameters=[{"ParameterName": SECURE_TRANSPORT, "ParameterValue": "1", "ApplyMethod": "immediate"}],
+            )
+
+    def create_instance(self):
+        params = self.params
+        request = {
+            "DBInstanceIdentifier": self.name,
+            "Engine": "mysql",
+            "EngineVersion": params["engine_version"],
+            "DBInstanceClass": params["instance_class"],
+            "AllocatedStorage": params["allocated_storage"],
+            "StorageType": "gp3",
+            "StorageEncrypted": True,
+            "MasterUsername": params["master_username"],
+            "MasterUserPassword": params["master_password"],
+            "DBName": params["database_name"],
+            "DBSubnetGroupName": self.name,
+            "DBParameterGroupName": self.parameter_group,
+            "VpcSecurityGroupIds": params["security_group_ids"],
+            "PubliclyAccessible": False,
+            "BackupRetentionPeriod": params["backup_retention_days"],
+            "DeletionProtection": params["deletion_protection"],
+            "CopyTagsToSnapshot": True,
+            "AutoMinorVersionUpgrade": True,
+            "Tags": aws_tags(self.actions.wanted_tags()),
+        }
+        if params["kms_key_id"]:
+            request["KmsKeyId"] = params["kms_key_id"]
+        created = self.act(
+            f"create the MySQL {params['engine_version']} instance {self.name}", "create_db_instance", **request
+        )
+        return created["DBInstance"] if created else None
+
+    def repair_instance(self, instance):
+        params = self.params
+        if not instance.get("StorageEncrypted"):
+            self.module.fail_json(
+                msg=f"the DB instance {self.name} is not encrypted and RDS cannot encrypt it in place: restore a "
+                "snapshot into an encrypted instance, or remove it"
+            )
+        running = instance.get("EngineVersion", "")
+        wanted = params["engine_version"]
+        if running.split(".")[:2] != wanted.split(".")[:2]:
+            self.module.fail_json(
+                msg=f"engine_version {wanted} would change the MySQL major version from {running}; this module does "
+                "not do major upgrades: set engine_version back, or upgrade by snapshot and restore"
+            )
+        modify = {}
+        if wanted.count(".") == 2 and running != wanted:
+            modify["EngineVersion"] = wanted
+        if instance["DBInstanceClass"] != params["instance_class"]:
+            modify["DBInstanceClass"] = params["instance_class"]
+        if instance["AllocatedStorage"] < params["allocated_storage"]:
+            modify["AllocatedStorage"] = params["allocated_storage"]
+        if instance.get("BackupRetentionPeriod") != params["backup_retention_days"]:
+            modify["BackupRetentionPeriod"] = params["backup_retention_days"]
+        if instance.get("DeletionProtection") != params["deletion_protection"]:
+            modify["DeletionProtection"] = params["deletion_protection"]
+        if instance.get("PubliclyAccessible"):
+            modify["PubliclyAccessible"] = False
+        groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
+        if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
+            modify["VpcSecurityGroupIds"] = params["security_group_ids"]
+        in_use = [g["DBParameterGroupName"] for g in instance.get("DBParameterGroups", [])]
+        if self.parameter_group not in in_use:
+            modify["DBParameterGroupName"] = self.parameter_group
+        if modify:
+            self.act(
+                f"modify {self.name}: {', '.join(sorted(modify))}",
+                "modify_db_instance",
+                DBInstanceIdentifier=self.name,
+                ApplyImmediately=True,
+                **modify,
+            )
+        arn = instance["DBInstanceArn"]
+        self.actions.repair_tags(
+            self.name,
+            dict_tags(instance.get("TagList")),
+            self.actions.wanted_tags(),
+            add=lambda tags: self.call(
+                f"tag {self.name}", "add_tags_to_resource", ResourceName=arn, Tags=aws_tags(tags)
+            ),
+            remove=lambda keys: self.call(
+                f"untag {self.name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=keys
+            ),
+        )
+
+    def ensure_snapshot(self):
+        identifier = self.params["snapshot_identifier"]
+        found = self.call(
+            "look up the snapshot",
+            "describe_db_snapshots",
+            missing={"DBSnapshotNotFound", "DBSnapshotNotFoundFault"},
+            DBSnapshotIdentifier=identifier,
+        )
+        if not found or not found["DBSnapshots"]:
+            self.act(
+                f"take the snapshot {identifier}",
+                "create_db_snapshot",
+                DBSnapshotIdentifier=identifier,
+                DBInstanceIdentifier=self.name,
+                Tags=aws_tags(self.actions.wanted_tags()),
+            )
+        if self.params["wait"]:
+            self.wait_for("db_snapshot_available", f"the snapshot {identifier}", DBSnapshotIdentifier=identifier)
+
+    def ensure(self):
+        instance = self.instance()
+        if instance is None:
+            # Checked before the groups are made, so a refused run leaves nothing behind.
+            missing = []
+            if not self.params["master_password"]:
+                missing.append("master_password (pass the stored secret)")
+            if len(self.params["subnet_ids"]) < 2:
+                missing.append("subnet_ids (at least two private subnets)")
+            if missing:
+                self.module.fail_json(
+                    msg=f"{' and '.join(missing)} must be set to create the database; nothing was changed"
+                )
+        self.ensure_subnet_group(instance)
+        self.ensure_parameter_group()
+        if instance is None:
+            instance = self.create_instance()
+        else:
+            self.repair_instance(instance)
+        result = {}
+        if self.params["snapshot_identifier"] and instance is not None:
+            self.ensure_snapshot()
+            result["snapshot_identifier"] = self.params["snapshot_identifier"]
+        if self.params["wait"] and instance is not None:
+            self.wait_for("db_instance_available", f"the DB instance {self.name}", DBInstanceIdentifier=self.name)
+        if self.actions.changes and not self.module.check_mode or self.params["wait"]:
+            instance = self.instance() or instance
+        result.update(describe(instance))
+        return result
+
+    # --- absent --------------------------------------------------------------------------
+    def remove(self):
+        instance = self.instance()
+        result = {}
+        if instance is not None:
+            if instance.get("DeletionProtection"):
+                self.module.fail_json(
+                    msg=f"the DB instance {self.name} has deletion protection on; nothing was deleted. Set "
+                    "deletion_protection: false with state: present first if it really must go"
+                )
+            request = {"DBInstanceIdentifier": self.name, "DeleteAutomatedBackups": False}
+            if self.params["skip_final_snapshot"]:
+                request["SkipFinalSnapshot"] = True
+            else:
+                final = (
+                    self.params["final_snapshot_identifier"]
+                    or f"{self.name}-final-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+                )
+                request["FinalDBSnapshotIdentifier"] = final
+                result["snapshot_identifier"] = final
+            self.act(f"delete the DB instance {self.name}", "delete_db_instance", **request)
+            # The groups cannot go while the instance still uses them.
+            self.wait_for("db_instance_deleted", f"deleting {self.name}", DBInstanceIdentifier=self.name)
+        if self.subnet_group():
+            self.act("delete the DB subnet group", "delete_db_subnet_group", DBSubnetGroupName=self.name)
+        for family in ("mysql8.0", "mysql8.4"):
+            group = f"{self.name}-{family.replace('.', '')}"
+            if self.secure_transport(group) is not False:
+                self.act(f"delete the parameter group {group}", "delete_db_parameter_group", DBParameterGroupName=group)
+        return result
+
+
+def describe(instance):
+    if not instance:
+        return {}
+    endpoint = instance.get("Endpoint") or {}
+    return {
+        "status": instance.get("DBInstanceStatus"),
+        "endpoint_address": endpoint.get("Address", ""),
+        "port": endpoint.get("Port", 3306),
+        "master_username": instance.get("MasterUsername"),
+        "ca_certificate_identifier": instance.get("CACertificateIdentifier"),
+        "engine_version": instance.get("EngineVersion"),
+    }
