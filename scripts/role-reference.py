@@ -47,16 +47,21 @@ def type_of(spec: dict) -> str:
 
 
 def role_section(role: Path) -> list[str]:
-    main = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
-    lines = [f"## `{role.name}`", "", plain(main.get("short_description", "")) + ".", ""]
-    lines += [plain(" ".join(main.get("description", []))), ""] if main.get("description") else []
-    lines += ["| variable | type | default | what it is |", "| --- | --- | --- | --- |"]
-    for name, spec in main["options"].items():
-        description = spec.get("description", "")
-        description = " ".join(description) if isinstance(description, list) else description
-        secret = " Kept out of logs (`no_log`)." if spec.get("no_log") else ""
-        lines.append(f"| `{name}` | {type_of(spec)} | {default_of(spec)} | {plain(description)}{secret} |")
-    return [*lines, ""]
+    """One section a role; a role with other entry points than main (tasks_from) names each."""
+    lines = []
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    for entry, spec in specs.items():
+        title = f"`{role.name}`" if entry == "main" else f"`{role.name}` (`tasks_from: {entry}.yml`)"
+        lines += [f"## {title}", "", plain(spec.get("short_description", "")) + ".", ""]
+        lines += [plain(" ".join(spec.get("description", []))), ""] if spec.get("description") else []
+        lines += ["| variable | type | default | what it is |", "| --- | --- | --- | --- |"]
+        for name, option in spec["options"].items():
+            description = option.get("description", "")
+            description = " ".join(description) if isinstance(description, list) else description
+            secret = " Kept out of logs (`no_log`)." if option.get("no_log") else ""
+            lines.append(f"| `{name}` | {type_of(option)} | {default_of(option)} | {plain(description)}{secret} |")
+        lines.append("")
+    return lines
 
 
 def render() -> str:
@@ -67,7 +72,7 @@ def render() -> str:
         " edit the specs, not this page. -->",
         "",
         "Every variable each role takes. Ansible checks them against these specs before the role",
-        "changes anything. The stage playbooks set most of them from `inventories/<stage>/group_vars`;",
+        "changes anything. The stage playbooks set most of them from each deployment's stage model;",
         "see the README's stage settings.",
         "",
     ]

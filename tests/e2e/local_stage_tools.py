@@ -9,7 +9,6 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 import boto3
@@ -22,6 +21,11 @@ HOST = "convex-local-host"
 ENDPOINT = subprocess.run([str(STAGE), "endpoint"], capture_output=True, text=True, check=True).stdout.strip()
 # The backend's own S3 traffic uses this key (inventories/local), the controller's another.
 BACKEND_KEY = "local-backend"
+# inventories/local-fleet: each deployment's container host and API name.
+DEPLOYMENTS_OF_THE_FLEET = {
+    "local-a": ("convex-local-a-host", "api.a.convex.localhost"),
+    "local-b": ("convex-local-b-host", "api.b.convex.localhost"),
+}
 CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 # What the run writes on this machine for clients here (stage_local_ca_file).
 LOCAL_CA = REPO / ".cache" / "local" / "ca.crt"
@@ -33,8 +37,11 @@ def controller_calls():
     return [c for c in EMULATOR.calls() if c.access_key != BACKEND_KEY]
 
 
-def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin"):
+def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin", inventory=None):
     env = dict(os.environ, CONVEX_VERSION=version, PLAYBOOK=playbook, ANSIBLE_NOCOLOR="1")
+    env.pop("LOCAL_INVENTORY", None)
+    if inventory:
+        env["LOCAL_INVENTORY"] = inventory
     env.pop("CONVEX_IMAGES", None)
     if images:
         env["CONVEX_IMAGES"] = images
@@ -79,8 +86,10 @@ def start_local_stage(*args, playbook="site.yml", version="standin-1", extra_env
     return BackgroundRun(args, stage_env(playbook, version, extra_env))
 
 
-def local_stage(*args, playbook="site.yml", version="standin-1", check=True, extra_env=None, images="standin"):
-    env = stage_env(playbook, version, extra_env, images)
+def local_stage(
+    *args, playbook="site.yml", version="standin-1", check=True, extra_env=None, images="standin", inventory=None
+):
+    env = stage_env(playbook, version, extra_env, images, inventory)
     started = time.monotonic()
     done = subprocess.run([str(STAGE), *args], capture_output=True, text=True, env=env, check=False)
     done.seconds = time.monotonic() - started
@@ -211,34 +220,43 @@ ONE_STACK = {
 }
 
 
-def upgrade_under_a_polling_client(version):
-    """Run upgrade.yml to version while a client on the host polls https://api.../version
-    through Caddy. Returns the run and what the client saw (sent, failed, versions, worst)."""
-    on_host("rm", "-f", "/run/e2e-poll.stop", "/run/e2e-poll.json")
-    probe = REPO / "tests" / "harness" / "probes" / "poll_version.py"
-    subprocess.run(["docker", "cp", str(probe), f"{HOST}:/usr/local/bin/"], check=True)
-    started = on_host(
-        "systemd-run",
-        "--unit",
-        "e2e-poller",
-        "--collect",
-        "python3",
-        "/usr/local/bin/poll_version.py",
-        "api.convex.localhost",
-        "127.0.0.1",
-        CADDY_CA,
-        "/run/e2e-poll.stop",
-        "/run/e2e-poll.json",
-        "300",
-    )
-    assert started.returncode == 0, started.stderr
+class PollingClient:
+    """A client on a container host that polls https://<name>/version through Caddy, with a new
+    TLS connection each time, until stopped; then what it saw (sent, failed, versions, worst)."""
+
+    def __init__(self, host=HOST, name="api.convex.localhost"):
+        self.host, self.name = host, name
+
+    def on(self, *command):
+        return subprocess.run(["docker", "exec", self.host, *command], capture_output=True, text=True, check=False)
+
+    def start(self):
+        self.on("rm", "-f", "/run/e2e-poll.stop", "/run/e2e-poll.json")
+        probe = REPO / "tests" / "harness" / "probes" / "poll_version.py"
+        subprocess.run(["docker", "cp", str(probe), f"{self.host}:/usr/local/bin/"], check=True)
+        arguments = [self.name, "127.0.0.1", CADDY_CA, "/run/e2e-poll.stop", "/run/e2e-poll.json", "300"]
+        started = self.on(
+            "systemd-run", "--unit", "e2e-poller", "--collect", "python3", "/usr/local/bin/poll_version.py", *arguments
+        )
+        assert started.returncode == 0, started.stderr
+        return self
+
+    def stop(self):
+        self.on("touch", "/run/e2e-poll.stop")
+        for _attempt in range(60):
+            report = self.on("cat", "/run/e2e-poll.json")
+            if report.returncode == 0:
+                return json.loads(report.stdout)
+            time.sleep(1)
+        raise AssertionError(f"the polling client on {self.host} wrote no report")
+
+
+def upgrade_under_a_polling_client(version, clients=None, **stage_args):
+    """Run upgrade.yml to version while clients poll their hosts' /version through Caddy.
+    Returns the run and what each client saw."""
+    clients = [client.start() for client in clients or [PollingClient()]]
     time.sleep(2)
-    run = local_stage("site", playbook="upgrade.yml", version=version)
+    run = local_stage("site", playbook="upgrade.yml", version=version, **stage_args)
     time.sleep(2)
-    on_host("touch", "/run/e2e-poll.stop")
-    for _attempt in range(60):
-        report = on_host("cat", "/run/e2e-poll.json")
-        if report.returncode == 0:
-            break
-        time.sleep(1)
-    return run, json.loads(report.stdout)
+    seen = [client.stop() for client in clients]
+    return run, seen if len(seen) > 1 else seen[0]

@@ -39,12 +39,16 @@ def assert_converged():
 
 
 def test_rerun_converges_after_the_emulator_is_killed_mid_run():
-    # A proxy with no faults, only to see how far the run has got: the kill lands after the
-    # network is made and while the rest of the stack is being created.
+    # A proxy with no faults, only to see how far the run has got: the kill lands while the
+    # deployment module is making the stack, a dozen calls into it.
     policy = FaultPolicy()
     with FaultProxy(ENDPOINT, policy) as proxy:
         run = start_local_stage("site", extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint})
-        assert run.wait_for_line("TASK [Buckets]"), "".join(run.lines)[-3000:]
+        assert run.wait_for_line("TASK [Network, buckets, database, host and DNS]"), "".join(run.lines)[-3000:]
+        started = policy.seen
+        deadline = time.monotonic() + 30
+        while policy.seen < started + 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(int(EMULATOR_PID.read_text()), signal.SIGKILL)
         killed_after = policy.seen
         time.sleep(3)

@@ -1,9 +1,11 @@
-"""Bad input, one row each, over stage variables (through site.yml) and module parameters.
+"""Bad input, one row each, over a deployment's settings (through site.yml) and module parameters.
 
-Every row must fail before anything changes: the emulator sees no request, and the message
-names the input to fix. Stage rows run the real entry point, `ansible-playbook
-playbooks/site.yml`, pointed at the test emulator, so a check that let bad input through would
-show up here as AWS calls.
+Every row must fail before anything changes, and its message must name the setting to fix.
+Stage rows run the real entry point, `ansible-playbook playbooks/site.yml -i inventories/dev`,
+pointed at the test emulator and at a real registry that holds the pinned release, so a check
+that let bad input through would show up as an AWS write in the emulator's recording. Rows the
+stage model can refuse from the settings alone make no AWS call at all; rows only AWS can judge
+(an instance type not offered, a zone or key pair that does not exist) make reads, no write.
 """
 
 from __future__ import annotations
@@ -14,28 +16,66 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from module_runner import run_module
+from oci_registry import OciRegistry
 
 REPO = Path(__file__).resolve().parents[2]
+PINNED = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
 
-# (stage variables given with -e, the name the message must carry)
+# (deployment settings given with -e, the setting the message must name, AWS consulted)
 STAGE_ROWS = [
-    ({"convex_domain": "Not_A_Domain"}, "convex_domain"),
-    ({"convex_domain": "https://convex.example.com"}, "convex_domain"),
-    ({"stage_name": "Prod_1"}, "stage_name"),
-    ({"stage_region": "mars-north-1"}, "stage_region"),
-    ({"stage_region": "xx-north-9"}, "stage_region"),
-    ({"stage_vpc_cidr": "10.40.0.0/33"}, "stage_vpc_cidr"),
-    ({"stage_vpc_cidr": "172.18.0.0/16"}, "stage_vpc_cidr"),
-    ({"stage_ssh_cidrs": ["my-laptop"]}, "stage_ssh_cidrs"),
-    ({"stage_instance_type": "t3.small"}, "stage_instance_type"),
-    ({"convex_version": "latest"}, "convex_version"),
-    ({"stage_dashboard_cidrs": []}, "stage_dashboard_cidrs"),
-    ({"caddy_site_prefix": "api"}, "caddy_site_prefix"),
-    ({"stage_db_storage_gb": 10}, "stage_db_storage_gb"),
-    ({"stage_db_engine_version": "5.7"}, "stage_db_engine_version"),
-    ({"caddy_tls": "acme", "caddy_acme_email": ""}, "caddy_acme_email"),
+    ({"stage_name": "Prod_1"}, "stage_name", False),
+    ({"stage_name": "dev\n"}, "stage_name", False),
+    ({"stage_name": ""}, "stage_name", False),
+    ({"stage_region": "mars-north-1"}, "stage_region", False),
+    ({"stage_region": "xx-north-9"}, "stage_region", False),
+    ({"stage_protected": "maybe"}, "stage_protected", False),
+    ({"convex_domain": "Not_A_Domain"}, "convex_domain", False),
+    ({"convex_domain": "https://convex.example.com"}, "convex_domain", False),
+    ({"convex_domain": "dev.convex.example.com\n"}, "convex_domain", False),
+    ({"convex_version": "latest"}, "convex_version", False),
+    ({"convex_version": "94a42c3db8d7ba6d9fe36f2698f9d9d9daaac731"}, "convex_version", False),
+    ({"convex_instance_name": "Convex_Self"}, "convex_instance_name", False),
+    ({"stage_os": "windows2022"}, "stage_os", False),
+    ({"stage_architecture": "sparc"}, "stage_architecture", False),
+    ({"stage_instance_type": "t3.small"}, "stage_instance_type", False),
+    ({"stage_instance_type": "nonsense"}, "stage_instance_type", False),
+    ({"stage_instance_type": "t4g.gigantic"}, "stage_instance_type", True),
+    ({"stage_vpc_cidr": "10.40.0.0/33"}, "stage_vpc_cidr", False),
+    ({"stage_vpc_cidr": "172.18.0.0/16"}, "stage_vpc_cidr", False),
+    ({"stage_vpc_cidr": "10.0.0.0/8"}, "stage_vpc_cidr", False),
+    ({"stage_ssh_cidrs": ["my-laptop"]}, "stage_ssh_cidrs", False),
+    ({"stage_dashboard_cidrs": []}, "stage_dashboard_cidrs", False),
+    ({"stage_db_engine_version": "5.7"}, "stage_db_engine_version", False),
+    ({"stage_db_instance_class": "db.huge.enormous"}, "stage_db_instance_class", False),
+    ({"stage_db_instance_class": "m5.large"}, "stage_db_instance_class", False),
+    ({"stage_db_storage_gb": 10}, "stage_db_storage_gb", False),
+    ({"stage_db_storage_gb": "twenty"}, "stage_db_storage_gb", False),
+    ({"stage_db_backup_days": 40}, "stage_db_backup_days", False),
+    ({"stage_export_retention_days": "two weeks"}, "stage_export_retention_days", False),
+    ({"stage_bucket_versioning": "sometimes"}, "stage_bucket_versioning", False),
+    ({"stage_extra_tags": {"aws:owner": "me"}}, "stage_extra_tags", False),
+    ({"stage_extra_tags": {"k" * 129: "v"}}, "stage_extra_tags", False),
+    ({"stage_extra_tags": {"cost-centre": "a{b}"}}, "stage_extra_tags", False),
+    ({"stage_dns_zone": "other.org"}, "stage_dns_zone", False),
+    ({"stage_dns_zone": "convex.example.com"}, "stage_dns_zone", True),
+    ({"stage_ssh_key_name": "no-such-key"}, "stage_ssh_key_name", True),
+    ({"stage_aws_environment": "AWS_PROFILE=admin"}, "stage_aws_environment", False),
+    ({"stage_instnace_type": "t4g.small"}, "stage_instnace_type", False),
+    ({"caddy_site_prefix": "api"}, "caddy_site_prefix", False),
+    ({"caddy_tls": "letsencrypt"}, "caddy_tls", False),
+    ({"caddy_tls": "acme", "caddy_acme_email": ""}, "caddy_acme_email", False),
+    ({"convex_public_port": 70000}, "convex_public_port", False),
 ]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A real registry holding the pinned release, as ghcr.io does."""
+    with OciRegistry(tmp_path_factory.mktemp("registry")) as running:
+        for name in ("convex-backend", "convex-dashboard"):
+            running.push(f"get-convex/{name}", PINNED, multi_arch=True)
+        yield running
+
 
 # (module, parameters besides the connection, the words the message must carry)
 MODULE_ROWS = [
@@ -71,39 +111,44 @@ MODULE_ROWS = [
 ]
 
 
-def test_the_table_has_at_least_fifteen_rows():
-    assert len(STAGE_ROWS) + len(MODULE_ROWS) >= 15
+def test_the_tables_are_long_enough():
+    assert len(STAGE_ROWS) >= 30
+    assert len(STAGE_ROWS) + len(MODULE_ROWS) >= 45
 
 
-@pytest.mark.parametrize(("settings", "named"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])
-def test_stage_variable_is_refused_before_any_change(settings, named, aws):
+@pytest.mark.parametrize(("settings", "named", "asks_aws"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])
+def test_stage_setting_is_refused_before_any_write(settings, named, asks_aws, aws, registry):
+    aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="bad-input")
     environment = aws.env()
-    stage_environment = {k: environment[k] for k in environment if k.startswith("AWS_")}
-    extra = {"stage_aws_environment": stage_environment, **settings}
-    before = aws.request_count()
-    run = subprocess.run(
-        ["ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-e", json.dumps(extra)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**environment, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}", "ANSIBLE_NOCOLOR": "1"},
-        timeout=120,
-        check=False,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output[-3000:]
-    assert "fatal:" in output, output[-3000:]
-    assert named in output[output.index("fatal:") :], output[-3000:]
-    assert aws.request_count() == before, "no AWS call may happen before the stage's settings pass"
+    extra = {
+        "stage_aws_environment": {k: environment[k] for k in environment if k.startswith("AWS_")},
+        "convex_image_registry": f"{registry.host}/get-convex",
+        "docker_insecure_registries": [registry.host],
+        **settings,
+    }
+
+    def run():
+        done = subprocess.run(
+            ["ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-e", json.dumps(extra)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**environment, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}", "ANSIBLE_NOCOLOR": "1"},
+            timeout=120,
+            check=False,
+        )
+        output = done.stdout + done.stderr
+        return done.returncode != 0 and "fatal:" in output, output[output.find("fatal:") :]
+
+    before = len(aws.calls())
+    aws.assert_refused_before_any_call(run, named, writes_only=True)
+    asked = aws.calls()[before:]
+    # The stage model asks AWS only once the settings alone are usable.
+    assert bool(asked) is asks_aws, asked
 
 
 @pytest.mark.parametrize(
     ("module", "params", "named"), MODULE_ROWS, ids=[f"{row[0]}:{sorted(row[1])[-1]}" for row in MODULE_ROWS]
 )
 def test_module_parameter_is_refused_before_any_call(module, params, named, aws):
-    args = {**aws.connection_args(), **params}
-    before = aws.request_count()
-    result = run_module(module, args)
-    assert result.failed, result
-    assert named in result["msg"], result["msg"]
-    assert aws.request_count() == before, "a refused input must not reach AWS"
+    aws.assert_module_refuses(module, {**aws.connection_args(), **params}, named)

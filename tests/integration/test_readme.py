@@ -208,7 +208,7 @@ def test_the_readme_has_commands_of_both_kinds():
 
 
 def test_settings_table_lists_every_dev_setting():
-    settings = yaml.safe_load((REPO / "inventories" / "dev" / "group_vars" / "all.yml").read_text())
+    settings = yaml.safe_load((REPO / "inventories" / "dev" / "host_vars" / "dev.yml").read_text())
     section = README.split("### 3. The stage's settings", 1)[1].split("\n### ", 1)[0]
     rows = re.findall(r"^\| (`[^|]+) \|", section, re.M)
     named = {name for row in rows for name in re.findall(r"`([a-z_0-9]+)`", row)}
@@ -245,5 +245,6 @@ def test_role_reference_is_current():
     written = (REPO / "docs" / "role-variables.md").read_text()
     assert written == generated, "docs/role-variables.md is stale: run `make docs`"
     for spec in (REPO / "roles").glob("*/meta/argument_specs.yml"):
-        for name in yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"]:
-            assert f"| `{name}` |" in written
+        for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
+            for name in entry["options"]:
+                assert f"| `{name}` |" in written

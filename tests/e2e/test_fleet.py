@@ -1,0 +1,115 @@
+"""Two deployments in one inventory (inventories/local-fleet), each with its own container host,
+on one emulator: provisioned and configured side by side, upgraded one after the other, the
+rollout stopped by the first failure, and one torn down while the other keeps serving. Tests run
+in file order and share the fleet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import FLEET
+from local_stage_tools import (
+    DEPLOYMENTS_OF_THE_FLEET,
+    PollingClient,
+    aws,
+    local_stage,
+    recap,
+    upgrade_under_a_polling_client,
+)
+
+pytestmark = pytest.mark.usefixtures("fresh_local_fleet")
+DEPLOYMENTS = DEPLOYMENTS_OF_THE_FLEET
+
+
+def fleet(*args, **kwargs):
+    return local_stage(*args, inventory=FLEET, **kwargs)
+
+
+def version_of(deployment):
+    host, name = DEPLOYMENTS[deployment]
+    answer = subprocess.run(
+        ["docker", "exec", host, "curl", "-sS", "-k", "--resolve", f"{name}:443:127.0.0.1", f"https://{name}/version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return answer.stdout.strip()
+
+
+def snapshots():
+    return sorted(
+        s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    )
+
+
+def test_site_makes_both_deployments_side_by_side():
+    run = fleet("site")
+    hosts = recap(run.stdout)
+    assert set(hosts) == set(DEPLOYMENTS), run.stdout[-3000:]
+    assert all(r["failed"] == 0 and r["changed"] > 0 for r in hosts.values()), hosts
+    assert {d: version_of(d) for d in DEPLOYMENTS} == dict.fromkeys(DEPLOYMENTS, "standin-1")
+    names = {
+        tag["Value"]
+        for vpc in aws("ec2").describe_vpcs()["Vpcs"]
+        for tag in vpc.get("Tags", [])
+        if tag["Key"] == "Name"
+    }
+    assert {"convex-local-a", "convex-local-b"} <= names
+    print(f"first site.yml of two deployments: {run.seconds:.0f} s")
+
+
+def test_second_run_changes_nothing_on_either():
+    run = fleet("site")
+    assert {host: r["changed"] for host, r in recap(run.stdout).items()} == dict.fromkeys(DEPLOYMENTS, 0)
+    print(f"no-op site.yml of two deployments: {run.seconds:.0f} s")
+
+
+def test_upgrade_rolls_one_deployment_after_the_other_with_every_request_answered():
+    clients = [PollingClient(host, name) for host, name in DEPLOYMENTS.values()]
+    run, seen = upgrade_under_a_polling_client("standin-2", clients=clients, inventory=FLEET)
+    print(f"fleet upgrade: {run.seconds:.0f} s, clients saw {json.dumps(seen)}")
+    assert [client["failed"] for client in seen] == [0, 0], seen
+    assert all(set(client["versions"]) == {"standin-1", "standin-2"} for client in seen), seen
+    # One deployment at a time, in inventory order: two batches of the upgrade play, a first.
+    batches = [line for line in run.stdout.splitlines() if line.startswith("TASK [Snapshot the database")]
+    assert len(batches) == 2
+    assert run.stdout.index("ok: [local-a]", run.stdout.index(batches[0])) < run.stdout.rindex(batches[1])
+    assert snapshots() == ["convex-local-a-before-standin-2", "convex-local-b-before-standin-2"]
+
+
+def test_a_failing_deployment_stops_the_rollout_before_the_next_one():
+    run = fleet("site", playbook="upgrade.yml", version="standin-broken", check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Upgrade of local-a to standin-broken failed; the rollout stopped here." in output
+    assert "--limit local-a -e convex_version=standin-2" in output
+    assert version_of("local-b") == "standin-2", "the next deployment must not be touched"
+    assert "convex-local-b-before-standin-broken" not in snapshots()
+    fleet("site", "--limit", "local-a", version="standin-2")
+    assert version_of("local-a") == "standin-2"
+
+
+def test_teardown_of_one_deployment_leaves_the_other_serving():
+    fleet(
+        "site",
+        "--limit",
+        "local-b",
+        "-e",
+        "teardown_buckets=true",
+        "-e",
+        "teardown_final_snapshot=false",
+        playbook="teardown.yml",
+        version="standin-2",
+    )
+    names = {
+        tag["Value"]
+        for vpc in aws("ec2").describe_vpcs()["Vpcs"]
+        for tag in vpc.get("Tags", [])
+        if tag["Key"] == "Name"
+    }
+    assert "convex-local-b" not in names and "convex-local-a" in names
+    assert not [b for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith("convex-local-b-")]
+    assert version_of("local-a") == "standin-2"
+    assert fleet("site", "--limit", "local-a", version="standin-2").returncode == 0
