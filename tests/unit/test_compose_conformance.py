@@ -86,7 +86,8 @@ def test_env_file_gives_keys_only_with_an_s3_compatible_endpoint(tmp_path):
         "env.j2", tmp_path / ".env", {**ENV_INPUTS, "convex_s3_endpoint": endpoint, "convex_public_port": 8443}
     )
     assert "S3_ENDPOINT_URL=http://172.17.0.1:45700\nAWS_S3_FORCE_PATH_STYLE=true\n" in env
-    assert "AWS_ACCESS_KEY_ID=k\nAWS_SECRET_ACCESS_KEY=s\n" in env
+    assert "AWS_ACCESS_KEY_ID" not in env, "the keys are in the compose file, where no shell can replace them"
+    assert "REDACT_LOGS_TO_CLIENT=true\n" in env
     # Clients behind a port forward reach the origins on that port.
     assert "CONVEX_CLOUD_ORIGIN=https://api.convex.example.com:8443\n" in env
 
@@ -115,12 +116,27 @@ def test_healthcheck_stop_signal_and_dependencies_are_kept(upstream, rendered):
             assert mine.get(key) == spec.get(key), f"{service}.{key}"
 
 
-def test_every_upstream_variable_is_passed_through_unchanged(upstream, rendered):
+# Upstream passes these through from the shell that runs compose; the role never does, so static
+# keys in the controller's or the host's environment cannot reach the backend.
+CREDENTIALS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+
+
+def test_every_upstream_variable_but_aws_keys_is_passed_through_unchanged(upstream, rendered):
     for service, spec in upstream["services"].items():
         mine = rendered["services"][service]["environment"]
-        assert [e for e in spec["environment"] if e not in mine] == [], service
+        assert [e for e in spec["environment"] if e not in mine] == [e for e in CREDENTIALS if e in spec["environment"]]
         extra = [e for e in mine if e not in spec["environment"]]
         assert extra == (["MYSQL_CA_FILE"] if service == "backend" else []), service
+
+
+def test_an_s3_compatible_endpoints_keys_are_values_not_shell_lookups(tmp_path):
+    endpoint = {"url": "http://172.17.0.1:45700", "access_key_id": "k", "secret_access_key": "s"}
+    variables = {"convex_version": VERSION, "convex_mysql_ca_file": CA_FILE, "convex_s3_endpoint": endpoint}
+    backend = yaml.safe_load(render("docker-compose.yml.j2", tmp_path / "c.yml", variables))["services"]["backend"]
+    assert [e for e in backend["environment"] if e.split("=")[0] in CREDENTIALS] == [
+        "AWS_ACCESS_KEY_ID=k",
+        "AWS_SECRET_ACCESS_KEY=s",
+    ]
 
 
 def test_images_are_pinned_to_one_version(upstream, rendered):
