@@ -55,11 +55,11 @@ class AwsEmulator:
             "secret_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         }
 
-    def client(self, service):
+    def client(self, service, region_name=None):
         """A boto3 client for the test's own look-ups (not counted as the code's calls)."""
         return boto3.client(
             service,
-            region_name=self.region,
+            region_name=region_name or self.region,
             endpoint_url=self.endpoint,
             aws_access_key_id=INSPECTOR_KEY,
             aws_secret_access_key=INSPECTOR_KEY,

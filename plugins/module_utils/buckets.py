@@ -4,8 +4,11 @@ and by the deployment module."""
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
@@ -18,6 +21,8 @@ ARGUMENT_SPEC = {
     "kms_key_id": {"type": "str"},
     "versioning": {"type": "bool", "default": False},
     "export_retention_days": {"type": "int", "default": 14},
+    "noncurrent_version_days": {"type": "int", "default": 30},
+    "tls_only": {"type": "bool", "default": True},
     "force": {"type": "bool", "default": False},
     **tag_helpers.ARGUMENT_SPEC,
 }
@@ -29,9 +34,13 @@ READS = {
     "versioning": ("get_bucket_versioning", "versioning"),
     "tagging": ("get_bucket_tagging", "tags"),
     "lifecycle": ("get_bucket_lifecycle_configuration", "lifecycle rules"),
+    "policy": ("get_bucket_policy", "policy"),
 }
 
-LIFECYCLE_RULE_ID = "convex-expire-old-exports"
+LIFECYCLE_RULE_ID = "convex-expiry"
+# The rule earlier versions wrote on the exports bucket: read as this module's own, and replaced.
+LIFECYCLE_RULE_IDS = (LIFECYCLE_RULE_ID, "convex-expire-old-exports")
+TLS_ONLY_SID = "convex-deny-insecure-transport"
 _LONGEST_SUFFIX = max(len(suffix) for suffix, variable in BUCKET_PURPOSES.values()) + 1
 _PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _BLOCK_ALL = {
@@ -41,9 +50,11 @@ _BLOCK_ALL = {
     "RestrictPublicBuckets": True,
 }
 # What a bucket that was just created has, as far as this module compares.
-_NEW_BUCKET = {"versioning": "Off", "export_retention_days": 0, "tags": {}}
-# Codes S3 answers when a bucket simply has no such setting yet.
+_NEW_BUCKET = {"versioning": "Off", "lifecycle": None, "tls_only": False, "tags": {}}
+# Codes S3 answers when a bucket simply has no such setting yet, or no bucket is there.
 _NOT_SET = {
+    "NoSuchBucket",
+    "NoSuchBucketPolicy",
     "NoSuchTagSet",
     "NoSuchLifecycleConfiguration",
     "NoSuchPublicAccessBlockConfiguration",
@@ -63,9 +74,31 @@ def input_problems(params):
         )
     if params["export_retention_days"] < 0:
         problems.append(f"export_retention_days {params['export_retention_days']} is negative: use 0 to keep exports")
+    if params["noncurrent_version_days"] < 1:
+        problems.append(f"noncurrent_version_days {params['noncurrent_version_days']} must be 1 or more")
     if params["tags"] and rules.tags_problem(params["tags"]):
         problems.append(f"tags {rules.tags_problem(params['tags'])}")
     return problems
+
+
+def lifecycle_of(params, purpose):
+    """The one expiry rule a bucket gets, as (days to keep objects, days to keep noncurrent
+    versions); None when it gets none. Exports expire after the retention; wherever versioning
+    is on, replaced and deleted versions expire too, instead of being kept forever."""
+    expire = params["export_retention_days"] if purpose == "exports" else 0
+    noncurrent = params["noncurrent_version_days"] if params["versioning"] else 0
+    return (expire, noncurrent) if expire or noncurrent else None
+
+
+def tls_only_statement(arn):
+    return {
+        "Sid": TLS_ONLY_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def desired_settings(params, purpose, actions):
@@ -73,16 +106,29 @@ def desired_settings(params, purpose, actions):
         encryption = {"algorithm": "aws:kms", "kms_key_id": params["kms_key_id"]}
     else:
         encryption = {"algorithm": "AES256", "kms_key_id": None}
-    settings = {
+    return {
         "encryption": encryption,
         "public_access_block": dict(_BLOCK_ALL),
         "ownership": "BucketOwnerEnforced",
         "versioning": "Enabled" if params["versioning"] else "Off",
         "tags": actions.wanted_tags(),
+        "lifecycle": lifecycle_of(params, purpose),
+        "tls_only": params["tls_only"],
     }
-    if purpose == "exports":
-        settings["export_retention_days"] = params["export_retention_days"]
-    return settings
+
+
+def read_lifecycle(found):
+    own = [r for r in found.get("Rules", []) if r.get("ID") in LIFECYCLE_RULE_IDS and r.get("Status") == "Enabled"]
+    if len(own) != 1 or own[0]["ID"] != LIFECYCLE_RULE_ID:
+        return "other" if own else None
+    expire = own[0].get("Expiration", {}).get("Days", 0)
+    return (expire, own[0].get("NoncurrentVersionExpiration", {}).get("NoncurrentDays", 0))
+
+
+def policy_statements(found):
+    """The statements of a bucket's policy, as a list (none without a policy)."""
+    text = found.get("Policy") if found else None
+    return json.loads(text).get("Statement", []) if text else []
 
 
 class Buckets:
@@ -95,6 +141,7 @@ class Buckets:
         self.names = bucket_names(params["prefix"])
         self.s3 = module.aws_client("s3")
         self.actions = actions or Actions(module, params)
+        self.current_statements = {}
 
     def call(self, action, method, **kwargs):
         return self.actions.call(self.s3, action, method, missing=_NOT_SET, **kwargs)
@@ -106,37 +153,54 @@ class Buckets:
         listed = self.call("list the account's buckets", "list_buckets")
         return {bucket["Name"] for bucket in listed.get("Buckets", [])}
 
-    def read_all(self, names):
-        """Every bucket's settings, by name. The reads are independent of each other (about thirty
-        for five buckets), so they all run at once."""
-        wanted = [(name, key) for name, purpose in names for key in READS if key != "lifecycle" or purpose == "exports"]
+    def read_all(self):
+        """Every bucket's settings, by name; None for a bucket that does not exist. The reads are
+        independent of each other (about thirty for five buckets), so they all run at once, and
+        they tell which buckets exist (S3 answers NoSuchBucket) without listing the account's."""
+        wanted = [
+            (name, key)
+            for purpose, name in self.names.items()
+            for key in READS
+            if key != "lifecycle" or purpose == "exports" or self.params["versioning"]
+        ]
         with ThreadPoolExecutor(max_workers=16) as pool:
             futures = {
-                (name, key): pool.submit(self.call, f"read the {READS[key][1]} of {name}", READS[key][0], Bucket=name)
+                (name, key): pool.submit(
+                    self.actions.call,
+                    self.s3,
+                    f"read the {READS[key][1]} of {name}",
+                    READS[key][0],
+                    missing=_NOT_SET,
+                    Bucket=name,
+                )
                 for name, key in wanted
             }
-            found = {pair: future.result() or {} for pair, future in futures.items()}
+            found = {pair: future.result() for pair, future in futures.items()}
+        # Versioning is never "not set": only a missing bucket gives no answer.
         return {
-            name: self.settings({key: found.get((name, key), {}) for key in READS}, purpose) for name, purpose in names
+            name: self.settings({key: found.get((name, key)) or {} for key in READS}, name)
+            if found[(name, "versioning")] is not None
+            else None
+            for name in self.names.values()
         }
 
-    @staticmethod
-    def settings(found, purpose):
+    def settings(self, found, name):
         rules_found = found["encryption"].get("ServerSideEncryptionConfiguration", {}).get("Rules", [{}])
         default = rules_found[0].get("ApplyServerSideEncryptionByDefault", {})
-        settings = {
+        statements = policy_statements(found["policy"])
+        return {
             "encryption": {"algorithm": default.get("SSEAlgorithm"), "kms_key_id": default.get("KMSMasterKeyID")},
             "public_access_block": found["block"].get("PublicAccessBlockConfiguration", {}),
             "ownership": found["ownership"].get("OwnershipControls", {}).get("Rules", [{}])[0].get("ObjectOwnership"),
             "versioning": found["versioning"].get("Status", "Off"),
             "tags": dict_tags(found["tagging"].get("TagSet")),
+            "lifecycle": read_lifecycle(found["lifecycle"]),
+            "tls_only": any(not compare_policies(s, tls_only_statement(self.arn(name))) for s in statements),
+            "statements": statements,
         }
-        if purpose == "exports":
-            rules_set = found["lifecycle"].get("Rules", [])
-            days = [r.get("Expiration", {}).get("Days", 0) for r in rules_set if r.get("ID") == LIFECYCLE_RULE_ID]
-            enabled = [r for r in rules_set if r.get("ID") == LIFECYCLE_RULE_ID and r.get("Status") == "Enabled"]
-            settings["export_retention_days"] = days[0] if days and enabled else 0
-        return settings
+
+    def arn(self, name):
+        return f"arn:{self.module.partition}:s3:::{name}"
 
     def create(self, name, region):
         request = {"Bucket": name}
@@ -187,22 +251,39 @@ class Buckets:
             )
         elif key == "tags":
             self.act(f"tag {name}", "put_bucket_tagging", Bucket=name, Tagging={"TagSet": aws_tags(value)})
-        elif key == "export_retention_days" and not value:
+        elif key == "lifecycle" and value is None:
             self.act(f"remove the lifecycle rules of {name}", "delete_bucket_lifecycle", Bucket=name)
-        elif key == "export_retention_days":
-            rule = {
-                "ID": LIFECYCLE_RULE_ID,
-                "Status": "Enabled",
-                "Filter": {"Prefix": ""},
-                "Expiration": {"Days": value},
-                "NoncurrentVersionExpiration": {"NoncurrentDays": value},
-            }
+        elif key == "lifecycle":
+            rule = {"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": ""}}
+            said = []
+            if value[0]:
+                rule["Expiration"] = {"Days": value[0]}
+                said.append(f"objects after {value[0]} days")
+            if value[1]:
+                rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": value[1]}
+                said.append(f"noncurrent versions after {value[1]} days")
             self.act(
-                f"expire the exports of {name} after {value} days",
+                f"expire the {' and '.join(said)} in {name}",
                 "put_bucket_lifecycle_configuration",
                 Bucket=name,
                 LifecycleConfiguration={"Rules": [rule]},
             )
+        elif key == "tls_only":
+            self.write_policy(name, value)
+
+    def write_policy(self, name, tls_only):
+        """Add or take out this module's statement; any other statement of the policy stays."""
+        others = [s for s in self.current_statements.get(name, []) if s.get("Sid") != TLS_ONLY_SID]
+        statements = others + ([tls_only_statement(self.arn(name))] if tls_only else [])
+        if statements:
+            self.act(
+                f"{'deny' if tls_only else 'allow'} requests to {name} without TLS",
+                "put_bucket_policy",
+                Bucket=name,
+                Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            )
+        else:
+            self.act(f"allow requests to {name} without TLS", "delete_bucket_policy", Bucket=name)
 
     def is_empty(self, name):
         listed = self.call(f"list the objects of {name}", "list_object_versions", Bucket=name, MaxKeys=1) or {}
@@ -219,12 +300,12 @@ class Buckets:
         self.act(f"delete the bucket {name}", "delete_bucket", Bucket=name)
 
     def ensure(self):
-        existing = self.existing()
         purge = self.params["purge_tags"] and self.params["tags"] is not None
-        present = self.read_all([(name, purpose) for purpose, name in self.names.items() if name in existing])
+        present = self.read_all()
+        self.current_statements = {name: found["statements"] for name, found in present.items() if found}
         for purpose, name in self.names.items():
             desired = desired_settings(self.params, purpose, self.actions)
-            if name in present:
+            if present[name] is not None:
                 changes = settings_to_apply(present[name], desired, purge)
             else:
                 # Encryption, public access and ownership are written even though new buckets have
@@ -254,7 +335,7 @@ class Buckets:
     def result(self):
         return {
             "buckets": self.names,
-            "arns": [f"arn:{self.module.partition}:s3:::{name}" for name in self.names.values()],
+            "arns": [self.arn(name) for name in self.names.values()],
             "env": {BUCKET_PURPOSES[purpose][1]: name for purpose, name in self.names.items()},
         }
 

@@ -24,6 +24,8 @@ ARGUMENT_SPEC = {
     "database_name": {"type": "str", "default": "convex_self_hosted"},
     "backup_retention_days": {"type": "int", "default": 7},
     "deletion_protection": {"type": "bool", "default": False},
+    "multi_az": {"type": "bool", "default": False},
+    "max_allocated_storage": {"type": "int", "default": 0},
     "kms_key_id": {"type": "str"},
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 1800},
@@ -55,6 +57,7 @@ def input_problems(params):
         ("instance_class", rules.db_class_problem(params["instance_class"])),
         ("allocated_storage", rules.integer_problem(params["allocated_storage"], 20, 65536)),
         ("backup_retention_days", rules.integer_problem(params["backup_retention_days"], 1, 35)),
+        ("max_allocated_storage", storage_limit_problem(params)),
         ("tags", rules.tags_problem(params["tags"] or {})),
     ):
         if problem:
@@ -72,6 +75,25 @@ def input_problems(params):
     return problems
 
 
+def storage_limit_problem(params):
+    limit = params["max_allocated_storage"]
+    if limit and limit <= params["allocated_storage"]:
+        return f"{limit} must be above allocated_storage ({params['allocated_storage']}), or 0 to keep storage fixed"
+    return None
+
+
+def resilience_changes(instance, params):
+    """The Multi-AZ and storage autoscaling settings that differ, as ModifyDBInstance fields."""
+    modify = {}
+    if bool(instance.get("MultiAZ")) != params["multi_az"]:
+        modify["MultiAZ"] = params["multi_az"]
+    # RDS turns storage autoscaling off when the maximum is set to the allocated size.
+    limit, current = params["max_allocated_storage"], instance.get("MaxAllocatedStorage") or 0
+    if (limit and current != limit) or (not limit and current > instance["AllocatedStorage"]):
+        modify["MaxAllocatedStorage"] = limit or instance["AllocatedStorage"]
+    return modify
+
+
 def family_of(version):
     return "mysql8.4" if version.startswith("8.4") else "mysql8.0"
 
@@ -87,6 +109,7 @@ class Database:
         self.actions = actions or Actions(module, params)
         self.family = family_of(self.params["engine_version"])
         self.parameter_group = f"{self.name}-{self.family.replace('.', '')}"
+        self.found = None  # the instance as last described; None until instance() asks
 
     def call(self, action, method, missing=(), **kwargs):
         return self.actions.call(self.rds, action, method, missing=missing, **kwargs)
@@ -95,11 +118,17 @@ class Database:
         return self.actions.act(self.rds, description, method, **kwargs)
 
     # --- reads ---------------------------------------------------------------------------
-    def instance(self):
-        found = self.call(
-            "look up the DB instance", "describe_db_instances", missing=INSTANCE_MISSING, DBInstanceIdentifier=self.name
-        )
-        return found["DBInstances"][0] if found and found["DBInstances"] else None
+    def instance(self, fresh=False):
+        """The DB instance, described once per run unless fresh is asked."""
+        if self.found is None or fresh:
+            listed = self.call(
+                "look up the DB instance",
+                "describe_db_instances",
+                missing=INSTANCE_MISSING,
+                DBInstanceIdentifier=self.name,
+            )
+            self.found = (listed["DBInstances"][0] if listed and listed["DBInstances"] else None,)
+        return self.found[0]
 
     def subnet_group(self):
         found = self.call(
@@ -200,12 +229,15 @@ class Database:
             "PubliclyAccessible": False,
             "BackupRetentionPeriod": params["backup_retention_days"],
             "DeletionProtection": params["deletion_protection"],
+            "MultiAZ": params["multi_az"],
             "CopyTagsToSnapshot": True,
             "AutoMinorVersionUpgrade": True,
             "Tags": aws_tags(self.actions.wanted_tags()),
         }
         if params["kms_key_id"]:
             request["KmsKeyId"] = params["kms_key_id"]
+        if params["max_allocated_storage"]:
+            request["MaxAllocatedStorage"] = params["max_allocated_storage"]
         created = self.act(
             f"create the MySQL {params['engine_version']} instance {self.name}", "create_db_instance", **request
         )
@@ -236,6 +268,7 @@ class Database:
             modify["BackupRetentionPeriod"] = params["backup_retention_days"]
         if instance.get("DeletionProtection") != params["deletion_protection"]:
             modify["DeletionProtection"] = params["deletion_protection"]
+        modify.update(resilience_changes(instance, params))
         if instance.get("PubliclyAccessible"):
             modify["PubliclyAccessible"] = False
         groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
@@ -310,16 +343,23 @@ class Database:
         if self.params["wait"] and instance is not None:
             self.wait_for("db_instance_available", f"the DB instance {self.name}", DBInstanceIdentifier=self.name)
         if self.actions.changes and not self.module.check_mode or self.params["wait"]:
-            instance = self.instance() or instance
+            instance = self.instance(fresh=True) or instance
         result.update(describe(instance))
+        self.found = None  # a later ensure (waiting for the database) describes it afresh
         return result
 
     # --- absent --------------------------------------------------------------------------
-    def remove(self):
+    def remove(self, lifted=False):
+        """lifted: the caller has turned deletion protection off in this run."""
         instance = self.instance()
         result = {}
         if instance is not None:
-            if instance.get("DeletionProtection"):
+            if lifted:
+                # RDS refuses to delete an instance still applying the change that lifted it.
+                self.wait_for(
+                    "db_instance_available", f"lifting the protection of {self.name}", DBInstanceIdentifier=self.name
+                )
+            elif instance.get("DeletionProtection"):
                 self.module.fail_json(
                     msg=f"the DB instance {self.name} has deletion protection on; nothing was deleted. Set "
                     "deletion_protection: false with state: present first if it really must go"

@@ -4,14 +4,12 @@ instance module and by the deployment module."""
 
 from __future__ import annotations
 
-import json
 import re
-
-from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.host_role import HostRole
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
 
 ARGUMENT_SPEC = {
@@ -24,23 +22,25 @@ ARGUMENT_SPEC = {
     "subnet_id": {"type": "str"},
     "security_group_ids": {"type": "list", "elements": "str", "default": []},
     "bucket_arns": {"type": "list", "elements": "str", "default": []},
-    "parameter_path": {"type": "str"},
     "kms_key_arns": {"type": "list", "elements": "str", "default": [], "no_log": False},
     "root_volume_size": {"type": "int", "default": 30},
     "kms_key_id": {"type": "str"},
     "key_name": {"type": "str", "no_log": False},
     "user_data": {"type": "str"},
     "elastic_ip": {"type": "bool", "default": True},
+    "termination_protection": {"type": "bool", "default": False},
+    "recovery_alarm": {"type": "bool", "default": False},
     **tag_helpers.ARGUMENT_SPEC,
 }
 
 
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
-POLICY_NAME = "convex-storage-and-parameters"
 _NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 _BUCKET_ARN = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
-MISSING = ("NoSuchEntity",)
+# The instance records that it has a recovery alarm, so a run with the alarm off finds one to
+# remove without asking CloudWatch every time.
+ALARM_TAG = "convex_selfhost:recovery-alarm"
 # EC2 may not know a new instance profile for some seconds: "not yet", retried with backoff.
 PROFILE_NOT_YET = {"InvalidParameterValue": "iamInstanceProfile"}
 
@@ -52,8 +52,11 @@ def input_problems(params):
     problem = rules.instance_type_problem(params["instance_type"], params["architecture"])
     if problem:
         problems.append(f"instance_type {problem}")
-    if params["parameter_path"] is not None and rules.parameter_path_problem(params["parameter_path"]):
-        problems.append(f"parameter_path {rules.parameter_path_problem(params['parameter_path'])}")
+    problems.extend(
+        f"kms_key_arns entry {host_policy.kms_key_arn_problem(arn)}"
+        for arn in params["kms_key_arns"]
+        if host_policy.kms_key_arn_problem(arn)
+    )
     problems.extend(
         f"bucket_arns entry '{arn}' is not an S3 bucket ARN such as arn:aws:s3:::convex-dev-files"
         for arn in params["bucket_arns"]
@@ -74,9 +77,12 @@ class Host:
         self.params = params
         self.name = params["name"]
         self.role_name = f"{self.name}-host"
+        self.alarm_name = f"{self.name}-recover"
         self.ec2 = module.aws_client("ec2")
-        self.iam = module.aws_client("iam")
         self.actions = actions or Actions(module, params)
+        self.role = HostRole(module, self.actions, self.name, self.wanted_tags())
+        self.cloudwatch = module.aws_client("cloudwatch")
+        self.found = None  # the instance as last described; None until find_instance asks
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
@@ -87,83 +93,39 @@ class Host:
     def wanted_tags(self, suffix=None):
         return self.actions.wanted_tags(f"{self.name}-{suffix}" if suffix else self.name)
 
-    # --- IAM -----------------------------------------------------------------------------
-    def ensure_role(self):
-        role = self.call(self.iam, "look up the host role", "get_role", missing=MISSING, RoleName=self.role_name)
-        current_policy = None
-        if role is None:
-            created = self.act(
-                self.iam,
-                f"create the IAM role {self.role_name}",
-                "create_role",
-                RoleName=self.role_name,
-                AssumeRolePolicyDocument=json.dumps(host_policy.TRUST_EC2),
-                Description=f"Convex host {self.name}: its buckets and its stage's parameters only",
-                Tags=aws_tags(self.wanted_tags()),
-            )
-            arn = created["Role"]["Arn"] if created else None
-        else:
-            arn = role["Role"]["Arn"]
-            found = self.call(
-                self.iam,
-                "read the host role's policy",
-                "get_role_policy",
-                missing=MISSING,
-                RoleName=self.role_name,
-                PolicyName=POLICY_NAME,
-            )
-            current_policy = found["PolicyDocument"] if found else None
-
-        # In check mode a new role has no ARN yet; only the policy's shape matters then.
-        partition, account_id = (arn.split(":")[1], arn.split(":")[4]) if arn else ("aws", "123456789012")
-        if self.params["bucket_arns"] or self.params["parameter_path"]:
-            parameters = host_policy.parameter_arns(
-                partition, self.module.region, account_id, self.params["parameter_path"] or f"/convex/{self.name}"
-            )
-            wanted = host_policy.host_policy(self.params["bucket_arns"], parameters, self.params["kms_key_arns"])
-            if current_policy is None or compare_policies(current_policy, wanted):
-                self.act(
-                    self.iam,
-                    f"set the policy {POLICY_NAME} of {self.role_name}",
-                    "put_role_policy",
-                    RoleName=self.role_name,
-                    PolicyName=POLICY_NAME,
-                    PolicyDocument=json.dumps(wanted),
-                )
-
-        profile = self.call(
-            self.iam,
-            "look up the instance profile",
-            "get_instance_profile",
-            missing=MISSING,
-            InstanceProfileName=self.role_name,
-        )
-        if profile is None:
-            self.act(
-                self.iam,
-                f"create the instance profile {self.role_name}",
-                "create_instance_profile",
-                InstanceProfileName=self.role_name,
-                Tags=aws_tags(self.wanted_tags()),
-            )
-        if self.role_name not in [r["RoleName"] for r in (profile or {}).get("InstanceProfile", {}).get("Roles", [])]:
-            self.act(
-                self.iam,
-                f"put {self.role_name} into its instance profile",
-                "add_role_to_instance_profile",
-                InstanceProfileName=self.role_name,
-                RoleName=self.role_name,
-            )
-
     # --- EC2 -----------------------------------------------------------------------------
-    def find_instance(self):
+    def find_instance(self, fresh=False):
+        """The live instance, described once per run unless fresh is asked."""
+        if self.found is not None and not fresh:
+            return self.found[0]
         filters = [*tag_helpers.owned_filters(self.name), {"Name": "instance-state-name", "Values": LIVE_STATES}]
         reservations = self.call(self.ec2, "look up the host", "describe_instances", Filters=filters)["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         if len(instances) > 1:
             ids = ", ".join(i["InstanceId"] for i in instances)
             self.module.fail_json(msg=f"several instances are named {self.name} ({ids}); terminate the extra ones")
-        return instances[0] if instances else None
+        self.found = (instances[0] if instances else None,)
+        return self.found[0]
+
+    def termination_protected(self, instance):
+        found = self.call(
+            self.ec2,
+            "read the host's termination protection",
+            "describe_instance_attribute",
+            InstanceId=instance["InstanceId"],
+            Attribute="disableApiTermination",
+        )
+        return found["DisableApiTermination"]["Value"]
+
+    def set_termination_protection(self, instance_id, value):
+        # Set after launch, not with RunInstances: the emulator ignores DisableApiTermination there.
+        self.act(
+            self.ec2,
+            f"turn {'on' if value else 'off'} the host's termination protection",
+            "modify_instance_attribute",
+            InstanceId=instance_id,
+            DisableApiTermination={"Value": value},
+        )
 
     def find_address(self):
         filters = tag_helpers.owned_filters(f"{self.name}-ip")
@@ -203,7 +165,7 @@ class Host:
             "MetadataOptions": METADATA_OPTIONS,
             "BlockDeviceMappings": [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"), "Ebs": volume}],
             "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": aws_tags(self.wanted_tags())},
+                {"ResourceType": "instance", "Tags": aws_tags(self.host_tags())},
                 {"ResourceType": "volume", "Tags": aws_tags(self.wanted_tags("root"))},
             ],
         }
@@ -220,8 +182,11 @@ class Host:
         )
         if launched is None:
             return None
-        self.ec2.wait("instance_running", InstanceIds=[launched["Instances"][0]["InstanceId"]])
-        return self.find_instance()
+        instance_id = launched["Instances"][0]["InstanceId"]
+        self.ec2.wait("instance_running", InstanceIds=[instance_id])
+        if params["termination_protection"]:
+            self.set_termination_protection(instance_id, True)
+        return self.find_instance(fresh=True)
 
     def repair(self, instance):
         params = self.params
@@ -249,10 +214,15 @@ class Host:
                 InstanceId=instance_id,
                 Groups=params["security_group_ids"],
             )
+        # Read only where protection matters: a protected stage, or a host that says it was one.
+        tags = dict_tags(instance.get("Tags"))
+        wanted = params["termination_protection"]
+        if (wanted or tag_helpers.PROTECTED_KEY in tags) and self.termination_protected(instance) != wanted:
+            self.set_termination_protection(instance_id, wanted)
         self.actions.repair_tags(
             "the host",
-            dict_tags(instance.get("Tags")),
-            self.wanted_tags(),
+            tags,
+            self.host_tags(),
             add=lambda tags: self.call(
                 self.ec2, "tag the host", "create_tags", Resources=[instance_id], Tags=aws_tags(tags)
             ),
@@ -286,17 +256,18 @@ class Host:
         instance = self.find_instance()
         if instance is None:
             # Checked before the role is made, so a refused run leaves nothing behind.
-            missing = [o for o in ("subnet_id", "bucket_arns", "parameter_path") if not self.params[o]]
+            missing = [o for o in ("subnet_id", "bucket_arns") if not self.params[o]]
             if missing:
                 self.module.fail_json(
-                    msg=f"{', '.join(missing)} must be set to create the host: pass the network's public subnet, "
-                    "the buckets' ARNs and the stage's SSM path; nothing was changed"
+                    msg=f"{', '.join(missing)} must be set to create the host: pass the network's public subnet "
+                    "and the buckets' ARNs; nothing was changed"
                 )
-        self.ensure_role()
+        self.role.ensure(self.params["bucket_arns"], self.params["kms_key_arns"])
         if instance is None:
             instance = self.launch()
         else:
             self.repair(instance)
+        self.ensure_alarm(instance)
         address = self.ensure_address(instance) if self.params["elastic_ip"] else None
         result = {"role_name": self.role_name}
         if instance is not None:
@@ -311,11 +282,74 @@ class Host:
             result["allocation_id"] = address["AllocationId"]
         return result
 
+    def host_tags(self):
+        """The host's tags record its protection and its alarm, so a later run that turns either
+        off knows to look, without reading both on every run."""
+        tags = self.wanted_tags()
+        if self.params["termination_protection"]:
+            tags[tag_helpers.PROTECTED_KEY] = "true"
+        if self.params["recovery_alarm"]:
+            tags[ALARM_TAG] = self.alarm_name
+        return tags
+
+    # --- the recovery alarm ----------------------------------------------------------------
+    def wanted_alarm(self, instance_id):
+        # EC2's recover action when the system status check (AWS's side of the host) fails twice.
+        return {
+            "AlarmName": self.alarm_name,
+            "AlarmDescription": f"Recover {self.name} onto healthy hardware when AWS's system check fails",
+            "Namespace": "AWS/EC2",
+            "MetricName": "StatusCheckFailed_System",
+            "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+            "Statistic": "Maximum",
+            "Period": 60,
+            "EvaluationPeriods": 2,
+            "Threshold": 0.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "AlarmActions": [f"arn:{self.module.partition}:automate:{self.module.region}:ec2:recover"],
+        }
+
+    def ensure_alarm(self, instance):
+        had = ALARM_TAG in dict_tags((instance or {}).get("Tags"))
+        if not self.params["recovery_alarm"]:
+            if had:
+                self.remove_alarm()
+            return
+        wanted = self.wanted_alarm(instance["InstanceId"] if instance else "i-new")
+        found = self.call(
+            self.cloudwatch, "look up the recovery alarm", "describe_alarms", AlarmNames=[self.alarm_name]
+        )
+        current = next(iter(found["MetricAlarms"]), None)
+        if current is None or any(current.get(k) != v for k, v in wanted.items()):
+            self.act(
+                self.cloudwatch,
+                f"set the alarm {self.alarm_name} that recovers the host",
+                "put_metric_alarm",
+                Tags=aws_tags(self.wanted_tags()),
+                **wanted,
+            )
+
+    def remove_alarm(self):
+        found = self.call(
+            self.cloudwatch, "look up the recovery alarm", "describe_alarms", AlarmNames=[self.alarm_name]
+        )
+        if found["MetricAlarms"]:
+            self.act(
+                self.cloudwatch, f"delete the alarm {self.alarm_name}", "delete_alarms", AlarmNames=[self.alarm_name]
+            )
+
     # --- absent --------------------------------------------------------------------------
-    def remove(self):
+    def remove(self, lifted=False):
+        """lifted: the caller has turned termination protection off in this run (or would have,
+        in check mode)."""
         instance = self.find_instance()
         if instance is not None:
             instance_id = instance["InstanceId"]
+            if not lifted and self.termination_protected(instance):
+                self.module.fail_json(
+                    msg=f"the host {instance_id} has termination protection on; nothing was removed. Set "
+                    "termination_protection: false with state: present first if it really must go"
+                )
             self.act(self.ec2, f"terminate {instance_id}", "terminate_instances", InstanceIds=[instance_id])
             if not self.module.check_mode:
                 self.ec2.wait("instance_terminated", InstanceIds=[instance_id])
@@ -331,34 +365,6 @@ class Host:
                 "release_address",
                 AllocationId=address["AllocationId"],
             )
-        profile = self.call(
-            self.iam,
-            "look up the instance profile",
-            "get_instance_profile",
-            missing=MISSING,
-            InstanceProfileName=self.role_name,
-        )
-        if profile is not None:
-            for role in profile["InstanceProfile"].get("Roles", []):
-                self.act(
-                    self.iam,
-                    f"take {role['RoleName']} out of the instance profile",
-                    "remove_role_from_instance_profile",
-                    InstanceProfileName=self.role_name,
-                    RoleName=role["RoleName"],
-                )
-            self.act(
-                self.iam, "delete the instance profile", "delete_instance_profile", InstanceProfileName=self.role_name
-            )
-        if self.call(self.iam, "look up the host role", "get_role", missing=MISSING, RoleName=self.role_name):
-            listed = self.call(self.iam, "list the role's policies", "list_role_policies", RoleName=self.role_name)
-            for policy in listed["PolicyNames"]:
-                self.act(
-                    self.iam,
-                    f"delete the policy {policy}",
-                    "delete_role_policy",
-                    RoleName=self.role_name,
-                    PolicyName=policy,
-                )
-            self.act(self.iam, f"delete the IAM role {self.role_name}", "delete_role", RoleName=self.role_name)
+        self.role.remove()
+        self.remove_alarm()
         return {"role_name": self.role_name}

@@ -1,7 +1,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The least the Convex host needs from AWS: its five buckets and its stage's SSM parameters."""
+"""The least the Convex host needs from AWS: the objects of its five buckets and the bucket-level
+calls the backend's S3 storage makes. Nothing else, and no SSM: every secret is read on the
+controller, and with IMDS hop limit 2 any container on the host (a user's Node action too) can
+take the role's credentials."""
 
 from __future__ import annotations
+
+import re
 
 TRUST_EC2 = {
     "Version": "2012-10-17",
@@ -19,15 +24,21 @@ OBJECT_ACTIONS = [
     "s3:PutObject",
 ]
 BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
-PARAMETER_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
+# One key, named by its full ARN: a wildcard or an alias would grant more than the buckets' key.
+_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
 
-def parameter_arns(partition, region, account_id, path):
-    base = f"arn:{partition}:ssm:{region}:{account_id}:parameter{path.rstrip('/')}"
-    return [base, f"{base}/*"]
+def kms_key_arn_problem(arn):
+    if not isinstance(arn, str) or not _KEY_ARN.fullmatch(arn):
+        return (
+            f"{arn!r} is not one KMS key's ARN (arn:aws:kms:<region>:<account>:key/<id>); wildcards and aliases "
+            "would let the host use other keys"
+        )
+    return None
 
 
-def host_policy(bucket_arns, parameter_resources, kms_key_arns=()):
+def host_policy(bucket_arns, kms_key_arns=()):
     statements = [
         {"Sid": "ConvexBuckets", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": sorted(bucket_arns)},
         {
@@ -36,15 +47,9 @@ def host_policy(bucket_arns, parameter_resources, kms_key_arns=()):
             "Action": OBJECT_ACTIONS,
             "Resource": sorted(f"{arn}/*" for arn in bucket_arns),
         },
-        {"Sid": "StageParameters", "Effect": "Allow", "Action": PARAMETER_ACTIONS, "Resource": parameter_resources},
     ]
     if kms_key_arns:
         statements.append(
-            {
-                "Sid": "StageKeys",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": sorted(kms_key_arns),
-            }
+            {"Sid": "BucketKeys", "Effect": "Allow", "Action": KEY_ACTIONS, "Resource": sorted(kms_key_arns)}
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
 
 BUCKET_PURPOSES = {
     # purpose: (bucket name suffix, the backend's variable)
@@ -42,6 +43,15 @@ def _choice(*choices):
 def _optional(rule):
     def problem(value):
         return None if value in ("", None) else rule(value)
+
+    return problem
+
+
+def _subset(*choices):
+    def problem(value):
+        if not isinstance(value, list) or any(v not in choices for v in value):
+            return f"{value!r} is not a list of some of {', '.join(choices)}"
+        return None
 
     return problem
 
@@ -83,6 +93,12 @@ SETTINGS = {
     "stage_db_backup_days": (7, lambda v: rules.integer_problem(v, 1, 35)),
     "stage_bucket_versioning": (False, rules.boolean_problem),
     "stage_export_retention_days": (14, lambda v: rules.integer_problem(v, 0, 3650)),
+    "stage_noncurrent_version_days": (30, lambda v: rules.integer_problem(v, 1, 3650)),
+    "stage_bucket_tls_only": (True, rules.boolean_problem),
+    "stage_db_multi_az": (False, rules.boolean_problem),
+    "stage_db_max_storage_gb": (0, lambda v: rules.integer_problem(v, 0, 65536)),
+    "stage_recovery_alarm": (False, rules.boolean_problem),
+    "stage_open_to_world": ([], _subset("ssh", "dashboard")),
     "stage_extra_tags": ({}, rules.tags_problem),
     "stage_dns_zone": ("", _optional(rules.domain_problem)),
     "stage_aws_environment": ({}, _environment),
@@ -100,8 +116,23 @@ SETTINGS = {
     "stage_release_hint": ("", _text),
     "stage_admin_key_command": ("", _text),
 }
-INTEGERS = ("convex_public_port", "stage_db_storage_gb", "stage_db_backup_days", "stage_export_retention_days")
-BOOLEANS = ("stage_protected", "stage_bucket_versioning")
+INTEGERS = (
+    "convex_public_port",
+    "stage_db_storage_gb",
+    "stage_db_backup_days",
+    "stage_export_retention_days",
+    "stage_noncurrent_version_days",
+    "stage_db_max_storage_gb",
+)
+BOOLEANS = (
+    "stage_protected",
+    "stage_bucket_versioning",
+    "stage_bucket_tls_only",
+    "stage_db_multi_az",
+    "stage_recovery_alarm",
+)
+# Ranges that mean "everyone": refused for SSH and the dashboard unless stage_open_to_world says so.
+WORLD = ("0.0.0.0/0", "::/0")
 
 
 def unknown_problems(given):
@@ -115,9 +146,40 @@ def unknown_problems(given):
     return problems
 
 
-def settings_problems(given):
+# Connections that reach the host over SSH at its Elastic IP (the local stage's are Docker's).
+SSH_CONNECTIONS = ("ssh", "smart", "paramiko", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh")
+
+
+def reach_problems(values, connection):
+    """A host reached over SSH needs a key pair and a range to come from; without them a run would
+    build all of AWS and then wait minutes for a host it can never reach."""
+    if connection not in SSH_CONNECTIONS:
+        return []
+    problems = []
+    if not values["stage_ssh_key_name"]:
+        problems.append(f"stage_ssh_key_name is empty, so the host could not be reached over SSH ({connection})")
+    if not values["stage_ssh_cidrs"]:
+        problems.append(f"stage_ssh_cidrs is empty, so no address could reach the host over SSH ({connection})")
+    return problems
+
+
+def world_problems(values):
+    """Everyone may reach SSH or the dashboard only where stage_open_to_world says it is meant."""
+    problems = []
+    for kind, setting in (("ssh", "stage_ssh_cidrs"), ("dashboard", "stage_dashboard_cidrs")):
+        world = [r for r in values[setting] if r in WORLD]
+        if world and kind not in values["stage_open_to_world"]:
+            problems.append(
+                f"{setting}: {', '.join(world)} lets anyone on the internet reach the {kind}; name your own ranges, "
+                f"or add {kind} to stage_open_to_world to say that is meant"
+            )
+    return problems
+
+
+def settings_problems(given, connection="ssh"):
     """Every problem with the settings, each naming its setting; empty when all is well.
-    Settings that relate to each other are checked once each alone is usable."""
+    Settings that relate to each other are checked once each alone is usable. connection is how
+    Ansible reaches the deployment's host."""
     problems = unknown_problems(given)
     for name, (default, rule) in SETTINGS.items():
         if name not in given or given[name] is None:
@@ -130,6 +192,7 @@ def settings_problems(given):
     if problems:
         return problems
     values = normalized(given)
+    problems.extend(reach_problems(values, connection))
     problem = rules.instance_type_problem(values["stage_instance_type"], values["stage_architecture"])
     if problem:
         problems.append(f"stage_instance_type: {problem}")
@@ -146,6 +209,13 @@ def settings_problems(given):
         problems.append(
             "stage_dashboard_cidrs is empty, but the dashboard is limited to address ranges "
             f"(caddy_dashboard_access {values['caddy_dashboard_access']}), so nobody could open it"
+        )
+    problems.extend(world_problems(values))
+    maximum = values["stage_db_max_storage_gb"]
+    if maximum and maximum <= values["stage_db_storage_gb"]:
+        problems.append(
+            f"stage_db_max_storage_gb: {maximum} must be above stage_db_storage_gb ({values['stage_db_storage_gb']}) "
+            "for storage to grow, or 0 to keep it fixed"
         )
     zone = values["stage_dns_zone"]
     if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
@@ -170,10 +240,15 @@ def bucket_names(prefix):
     return {purpose: f"{prefix}-{suffix}" for purpose, (suffix, _variable) in BUCKET_PURPOSES.items()}
 
 
+def resource_name(values):
+    """The name of the deployment's network, database, host and role."""
+    return f"convex-{values['stage_name']}"
+
+
 def derive(values, account_id, partition):
     """The model of a checked stage: every name, path, tag set, ARN and URL it uses."""
     name = values["stage_name"]
-    resource = f"convex-{name}"
+    resource = resource_name(values)
     domain = values["convex_domain"]
     port = "" if values["convex_public_port"] == 443 else f":{values['convex_public_port']}"
     hosts = {kind: f"{values[f'caddy_{kind}_prefix']}.{domain}" for kind in ("api", "site", "dashboard")}
@@ -187,7 +262,11 @@ def derive(values, account_id, partition):
         "account_id": account_id,
         "partition": partition,
         "protected": values["stage_protected"],
-        "tags": {STAGE_TAG: name, **{str(k): str(v) for k, v in values["stage_extra_tags"].items()}},
+        "tags": {
+            STAGE_TAG: name,
+            **({PROTECTED_KEY: "true"} if values["stage_protected"] else {}),
+            **{str(k): str(v) for k, v in values["stage_extra_tags"].items()},
+        },
         "bucket_prefix": f"{resource}-{account_id}",
         "buckets": buckets,
         "bucket_arns": [f"arn:{partition}:s3:::{bucket}" for bucket in buckets.values()],

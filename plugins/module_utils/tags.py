@@ -9,6 +9,9 @@ from __future__ import annotations
 # find exactly what it made and nothing else.
 MANAGED_BY_KEY = "convex_selfhost:managed-by"
 MANAGED_BY_VALUE = "convex_selfhost.aws"
+# A protected stage's resources carry this tag, so that protection is recorded in AWS itself and
+# a run whose inventory says otherwise (a wrong -e, a wrong inventory) can see it.
+PROTECTED_KEY = "convex_selfhost:protected"
 
 # The tags and purge_tags options, as the doc fragment amazon.aws.tags documents them.
 ARGUMENT_SPEC = {

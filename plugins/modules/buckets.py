@@ -49,6 +49,18 @@ options:
       - Days after which objects in the exports bucket expire. V(0) keeps them forever.
     type: int
     default: 14
+  noncurrent_version_days:
+    description:
+      - With O(versioning), days after which a replaced or deleted object version expires, in
+        every bucket, so old versions are not kept (and paid for) forever.
+    type: int
+    default: 30
+  tls_only:
+    description:
+      - Give each bucket a policy that denies any request made without TLS
+        (C(aws:SecureTransport) false). Other statements of an existing policy are kept.
+    type: bool
+    default: true
   force:
     description:
       - With O(state=absent), delete buckets that still hold objects, objects included.

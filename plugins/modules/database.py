@@ -87,6 +87,18 @@ options:
       - Make RDS refuse to delete the instance until this is turned off.
     type: bool
     default: false
+  multi_az:
+    description:
+      - Keep a standby in a second availability zone that RDS fails over to. About doubles the
+        instance's cost.
+    type: bool
+    default: false
+  max_allocated_storage:
+    description:
+      - Let RDS grow the storage on its own up to this many GiB (storage autoscaling). V(0) keeps
+        it at O(allocated_storage).
+    type: int
+    default: 0
   kms_key_id:
     description:
       - KMS key for storage encryption. The account's C(aws/rds) key when unset. Only used at

@@ -51,6 +51,23 @@ options:
       - With O(state=absent), remove the buckets too, with what they hold. Without it they are kept.
     type: bool
     default: false
+  confirm:
+    description:
+      - The deployment's name, given by the operator to allow what protection otherwise stops.
+      - Protection is read from AWS (the protection tag on the host and database, the host's
+        termination protection, the database's deletion protection), not from the settings. With
+        O(state=absent), a protected deployment is refused unless this names it; then each
+        protection is lifted and everything goes. With O(state=present), settings that would lift
+        recorded protection (C(stage_protected) false) are refused unless this names it.
+      - Either refusal comes before any change.
+    type: str
+    default: ""
+  confirm_variable:
+    description:
+      - The name the refusal message gives the confirmation, such as the playbook's own
+        C(teardown_confirm).
+    type: str
+    default: confirm
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -100,6 +117,11 @@ host:
   description: What the instance module returns for the deployment's host.
   returned: with O(state=present)
   type: dict
+protection_lifted:
+  description: With O(state=absent), the protection found in AWS and lifted (confirmed by O(confirm)).
+  returned: with O(state=absent)
+  type: list
+  elements: str
 changes:
   description: What the run changed (or, in check mode, would change), one line each.
   returned: always
@@ -109,7 +131,14 @@ changes:
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import buckets, database, host, network, records
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
+    buckets,
+    database,
+    host,
+    network,
+    protection,
+    records,
+)
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 
@@ -144,6 +173,8 @@ def resources(stage, password):
                 "prefix": stage["bucket_prefix"],
                 "versioning": settings["stage_bucket_versioning"],
                 "export_retention_days": settings["stage_export_retention_days"],
+                "noncurrent_version_days": settings["stage_noncurrent_version_days"],
+                "tls_only": settings["stage_bucket_tls_only"],
                 "force": True,
                 **tags,
             },
@@ -158,6 +189,8 @@ def resources(stage, password):
                 "master_password": password,
                 "backup_retention_days": settings["stage_db_backup_days"],
                 "deletion_protection": stage["protected"],
+                "multi_az": settings["stage_db_multi_az"],
+                "max_allocated_storage": settings["stage_db_max_storage_gb"],
                 "database_name": stage["database_name"],
                 **tags,
             },
@@ -171,8 +204,9 @@ def resources(stage, password):
                 "instance_type": settings["stage_instance_type"],
                 "image_id": stage.get("image_id") or None,
                 "bucket_arns": stage["bucket_arns"],
-                "parameter_path": stage["parameter_path"],
                 "key_name": settings["stage_ssh_key_name"] or None,
+                "termination_protection": stage["protected"],
+                "recovery_alarm": settings["stage_recovery_alarm"],
                 **tags,
             },
         ),
@@ -202,6 +236,11 @@ def side_by_side(*calls):
 
 
 def present(module, actions, wanted):
+    made_database = database.Database(module, wanted["database"], actions)
+    made_host = host.Host(module, wanted["host"], actions)
+    # Protection recorded in AWS is checked before anything is written; its reads are the ones
+    # the host and database use below.
+    protection.guard(module, module.params["stage"], made_host, made_database, removing=False)
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     net, stored = side_by_side(made_network.ensure, made_buckets.ensure)
@@ -213,8 +252,6 @@ def present(module, actions, wanted):
         subnet_id=(net.get("public_subnet_ids") or [NEW])[0],
         security_group_ids=[net.get("host_security_group_id") or NEW],
     )
-    made_database = database.Database(module, wanted["database"], actions)
-    made_host = host.Host(module, wanted["host"], actions)
     db, machine = side_by_side(made_database.ensure, made_host.ensure)
     if wanted["records"]["zone"] and machine.get("public_ip"):
         names = module.params["stage"]["host_names"].values()
@@ -227,15 +264,20 @@ def present(module, actions, wanted):
 
 
 def absent(module, actions, wanted):
-    """Newest parts first: DNS, host, database, then (when asked) the buckets, then the network."""
+    """Every protection is checked before anything is removed (and, when confirmed, lifted);
+    then the newest parts first: DNS, host, database, then (when asked) the buckets, the network."""
+    made_host = host.Host(module, wanted["host"], actions)
+    made_database = database.Database(module, wanted["database"], actions)
+    found = protection.guard(module, module.params["stage"], made_host, made_database, removing=True)
+    protection.lift(made_host, made_database, found)
     if wanted["records"]["zone"]:
         wanted["records"].update(
             records=dict.fromkeys(module.params["stage"]["host_names"].values(), ""), state="absent"
         )
         records.Records(module, wanted["records"], actions).ensure()
-    host.Host(module, wanted["host"], actions).remove()
+    made_host.remove(lifted=True)
     wanted["database"]["skip_final_snapshot"] = not module.params["final_snapshot"]
-    result = {"database": database.Database(module, wanted["database"], actions).remove()}
+    result = {"database": made_database.remove(lifted=True), "protection_lifted": found}
     if module.params["remove_buckets"]:
         buckets.Buckets(module, wanted["buckets"], actions).remove()
     network.Network(module, wanted["network"], actions).remove()
@@ -251,6 +293,8 @@ def main():
             "wait_for_database": {"type": "bool", "default": False},
             "final_snapshot": {"type": "bool", "default": True},
             "remove_buckets": {"type": "bool", "default": False},
+            "confirm": {"type": "str", "default": ""},
+            "confirm_variable": {"type": "str", "default": "confirm"},
         }
     )
     stage = module.params["stage"]

@@ -70,14 +70,11 @@ options:
     type: list
     elements: str
     default: []
-  parameter_path:
-    description:
-      - SSM parameter path the host may read, such as C(/convex/dev).
-    type: str
   kms_key_arns:
     description:
-      - KMS keys the host may decrypt and encrypt with, when the buckets or parameters use
-        customer-managed keys.
+      - KMS keys the host may decrypt and encrypt with, when the buckets use a customer-managed
+        key. Each is one key's full ARN; wildcards and aliases are refused.
+      - The host's role has no SSM access at all; its secrets are read on the controller.
     type: list
     elements: str
     default: []
@@ -103,6 +100,18 @@ options:
       - Give the host an Elastic IP, so its address survives stops and DNS can point at it.
     type: bool
     default: true
+  termination_protection:
+    description:
+      - Turn on EC2 termination protection, so the host cannot be terminated until it is turned
+        off again. O(state=absent) refuses a protected host.
+    type: bool
+    default: false
+  recovery_alarm:
+    description:
+      - Keep a CloudWatch alarm, named C(<name>-recover), that recovers the host onto healthy
+        hardware when AWS's system status check fails. The host carries a tag naming it.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -122,7 +131,6 @@ EXAMPLES = r"""
     subnet_id: "{{ convex_network.public_subnet_ids[0] }}"
     security_group_ids: ["{{ convex_network.host_security_group_id }}"]
     bucket_arns: "{{ convex_buckets.arns }}"
-    parameter_path: /convex/dev
     tags:
       stage: dev
   register: convex_host

@@ -46,6 +46,23 @@ options:
     type: list
     elements: str
     default: []
+  connection:
+    description:
+      - How Ansible reaches the deployment's host (its C(ansible_connection)). Over SSH, a key
+        pair and SSH ranges must be set, or the host could never be reached.
+    type: str
+    default: ssh
+  confirm:
+    description:
+      - The deployment's name, given to allow settings that lift the protection its host records
+        in AWS (see M(convex_selfhost.aws.deployment)). Without it such settings are refused.
+    type: str
+    default: ""
+  confirm_variable:
+    description:
+      - The name the refusal message gives the confirmation.
+    type: str
+    default: confirm
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -146,11 +163,14 @@ stage:
       type: dict
 """
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import protection
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage as model
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.host import LIVE_STATES
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import owned_filters
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -186,24 +206,63 @@ def hosted_zone(route53, zone):
     return ids[0] if ids else None
 
 
+def existing_host(ec2, resource_name):
+    """The deployment's live host, if it has one."""
+    filters = [*owned_filters(resource_name), {"Name": "instance-state-name", "Values": LIVE_STATES}]
+    reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+    return next((i for r in reservations for i in r["Instances"]), None)
+
+
+def termination_protected(ec2, instance):
+    found = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="disableApiTermination")
+    return found["DisableApiTermination"]["Value"]
+
+
+def launch_problems(ec2, values, region):
+    """What a new host needs: its type offered here, its image, its key pair; and the image found."""
+    problems, image_id = [], ""
+    if not offered(ec2, values["stage_instance_type"], region):
+        problems.append(f"stage_instance_type: {values['stage_instance_type']} is not offered in {region}")
+    image = find_image(ec2.describe_images, values["stage_os"], values["stage_architecture"])
+    if image is None:
+        problems.append(f"stage_os: no {values['stage_os']} {values['stage_architecture']} image was found in {region}")
+    else:
+        image_id = image["ImageId"]
+    key = values["stage_ssh_key_name"]
+    if key and not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])["KeyPairs"]:
+        problems.append(f"stage_ssh_key_name: no EC2 key pair {key} exists in {region}")
+    return problems, image_id
+
+
 def aws_problems(module, values):
-    """What only AWS knows, each naming its setting; and the image and zone ids found."""
+    """What only AWS knows, each naming its setting; and the image and zone ids found. A host that
+    exists already answers for its type, image and key: one call instead of three."""
     region = values["stage_region"]
     ec2 = module.aws_client("ec2", region=region)
     problems, found = [], {"image_id": "", "zone_id": ""}
     try:
-        if not offered(ec2, values["stage_instance_type"], region):
-            problems.append(f"stage_instance_type: {values['stage_instance_type']} is not offered in {region}")
-        image = find_image(ec2.describe_images, values["stage_os"], values["stage_architecture"])
-        if image is None:
+        host = existing_host(ec2, model.resource_name(values))
+        # Protection the host records stops a run that would lift it before anything, the
+        # secrets' tags included, is written. (The deployment module checks the database too.)
+        recorded = protection.host_record(host, lambda i: termination_protected(ec2, i))
+        params = module.params
+        why = protection.refusal(
+            values["stage_name"],
+            recorded,
+            values["stage_protected"],
+            params["confirm"],
+            params["confirm_variable"],
+            False,
+        )
+        if why:
+            module.fail_json(msg=why, protection=recorded)
+        if host is None:
+            problems, found["image_id"] = launch_problems(ec2, values, region)
+        elif host["InstanceType"] != values["stage_instance_type"]:
             problems.append(
-                f"stage_os: no {values['stage_os']} {values['stage_architecture']} image was found in {region}"
+                f"stage_instance_type: the host {host['InstanceId']} is a {host['InstanceType']}, and changing its "
+                "type needs a stop: set it back, or stop, resize and start the host yourself"
             )
-        else:
-            found["image_id"] = image["ImageId"]
-        key = values["stage_ssh_key_name"]
-        if key and not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])["KeyPairs"]:
-            problems.append(f"stage_ssh_key_name: no EC2 key pair {key} exists in {region}")
         zone = values["stage_dns_zone"]
         if zone:
             found["zone_id"] = hosted_zone(module.aws_client("route53", region=region), zone) or ""
@@ -237,11 +296,14 @@ def main():
             "aws_checks": {"type": "bool", "default": True},
             "release_check": {"type": "bool", "default": True},
             "insecure_registries": {"type": "list", "elements": "str", "default": []},
+            "connection": {"type": "str", "default": "ssh"},
+            "confirm": {"type": "str", "default": ""},
+            "confirm_variable": {"type": "str", "default": "confirm"},
         },
         require_region=False,
     )
     given = module.params["settings"]
-    problems = model.settings_problems(given)
+    problems = model.settings_problems(given, module.params["connection"])
     if problems:
         refuse(module, problems)
     values = model.normalized(given)

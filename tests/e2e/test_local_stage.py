@@ -240,11 +240,48 @@ def test_bad_input_fails_in_seconds_before_any_change(setting, named):
     assert controller_calls()[before:] == [], "no AWS call may happen before the checks pass"
 
 
-def test_teardown_refuses_the_protected_stage():
+def backend_environment():
+    found = on_host(
+        "sh",
+        "-c",
+        "docker inspect --format '{{json .Config.Env}}' "
+        "$(docker ps -q --filter label=com.docker.compose.service=backend)",
+    )
+    return dict(entry.split("=", 1) for entry in json.loads(found.stdout))
+
+
+def test_static_keys_given_to_the_controller_never_reach_the_backend():
+    static = {
+        "AWS_ENDPOINT_URL": ENDPOINT,
+        "AWS_ACCESS_KEY_ID": "local-emulator",
+        "AWS_SECRET_ACCESS_KEY": "local-emulator",
+        "AWS_SESSION_TOKEN": "static-session-token-of-the-controller",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    run = local_stage("site", "-e", json.dumps({"stage_aws_environment": static}))
+    assert recap(run.stdout)["changed"] == 0
+    environment = backend_environment()
+    print(f"backend's AWS_* variables: {sorted(k for k in environment if k.startswith('AWS_'))}")
+    assert "AWS_SESSION_TOKEN" not in environment
+    assert not [k for k, v in environment.items() if v in static.values() and k != "AWS_REGION"]
+    # The backend keeps the emulator's S3 keys of its own (real stages: the instance role).
+    assert environment["AWS_ACCESS_KEY_ID"] == "local-backend"
+
+
+def test_protection_recorded_in_aws_stops_a_wrong_inventory_or_e():
+    local_stage("site", "-e", "stage_protected=true")
     before = stage_resources()
-    run = local_stage("site", "-e", "stage_protected=true", playbook="teardown.yml", check=False)
-    assert run.returncode != 0
-    assert "is protected" in run.stdout and "teardown_confirm=local" in run.stdout
+    calls = len(controller_calls())
+    # The inventory says unprotected; so does -e. Neither teardown nor site.yml may act.
+    for args, playbook, said in (
+        ((), "teardown.yml", "teardown_confirm=local"),
+        (("-e", "stage_protected=false"), "teardown.yml", "teardown_confirm=local"),
+        ((), "site.yml", "unprotect_confirm=local"),
+    ):
+        run = local_stage("site", *args, playbook=playbook, check=False)
+        assert run.returncode != 0
+        assert "is protected" in run.stdout and said in run.stdout, run.stdout[-3000:]
+    assert [c for c in controller_calls()[calls:] if c.writes] == []
     assert stage_resources() == before
 
 
@@ -258,6 +295,8 @@ def test_teardown_leaves_nothing_of_the_stage():
         "teardown_final_snapshot=false",
         "-e",
         "teardown_snapshots=true",
+        "-e",
+        "teardown_confirm=local",
         playbook="teardown.yml",
     )
     left = stage_resources()

@@ -65,6 +65,13 @@ STAGE_ROWS = [
     ({"caddy_tls": "letsencrypt"}, "caddy_tls", False),
     ({"caddy_tls": "acme", "caddy_acme_email": ""}, "caddy_acme_email", False),
     ({"convex_public_port": 70000}, "convex_public_port", False),
+    ({"stage_ssh_cidrs": ["0.0.0.0/0"]}, "stage_ssh_cidrs", False),
+    ({"stage_dashboard_cidrs": ["::/0"]}, "stage_dashboard_cidrs", False),
+    ({"stage_ssh_key_name": ""}, "stage_ssh_key_name", False),
+    ({"stage_ssh_cidrs": []}, "stage_ssh_cidrs", False),
+    ({"stage_bucket_tls_only": "sometimes"}, "stage_bucket_tls_only", False),
+    ({"stage_db_max_storage_gb": 10}, "stage_db_max_storage_gb", False),
+    ({"stage_aws_environment": {"AWS_PROFILE": 3}}, "stage_aws_environment", False),
 ]
 
 
@@ -119,9 +126,13 @@ def test_the_tables_are_long_enough():
 @pytest.mark.parametrize(("settings", "named", "asks_aws"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])
 def test_stage_setting_is_refused_before_any_write(settings, named, asks_aws, aws, registry):
     aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="bad-input")
+    aws.client("ec2", region_name="eu-west-1").create_key_pair(KeyName="ops")
     environment = aws.env()
     extra = {
         "stage_aws_environment": {k: environment[k] for k in environment if k.startswith("AWS_")},
+        # The inventory leaves these for the user to fill in; without them the host is unreachable.
+        "stage_ssh_key_name": "ops",
+        "stage_ssh_cidrs": ["198.51.100.0/24"],
         "convex_image_registry": f"{registry.host}/get-convex",
         "docker_insecure_registries": [registry.host],
         **settings,

@@ -112,7 +112,9 @@ def test_kms_key_switches_encryption_to_sse_kms(aws):
 
 
 def test_absent_refuses_buckets_that_hold_objects_unless_forced(aws):
-    run_module("buckets", bucket_args(aws))
+    # moto refuses every object call under any Deny statement, whatever its condition: no TLS-only
+    # policy here, so the test can put an object in at all.
+    run_module("buckets", bucket_args(aws, tls_only=False))
     aws.client("s3").put_object(Bucket=NAMES[3], Key="user-upload.bin", Body=b"keep me")
     refused = run_module("buckets", bucket_args(aws, state="absent"))
     assert refused.failed
@@ -146,16 +148,55 @@ def test_negative_retention_names_the_option(aws):
     assert "export_retention_days -1" in result["msg"]
 
 
-def test_a_noop_run_costs_27_api_calls(aws):
+def test_a_noop_run_costs_31_api_calls(aws):
     run_module("buckets", bucket_args(aws))
     before = aws.request_count()
     run_module("buckets", bucket_args(aws))
-    # 1 listing + 5 reads for each of the 5 buckets + the exports bucket's lifecycle rules.
-    assert aws.request_count() - before == 27
+    # 6 reads for each of the 5 buckets (which also tell that they exist, so the account's buckets
+    # are not listed) + the exports bucket's lifecycle rules.
+    assert aws.request_count() - before == 31
+
+
+def test_every_bucket_denies_requests_without_tls(aws):
+    run_module("buckets", bucket_args(aws))
+    for name in NAMES:
+        (statement,) = json.loads(aws.client("s3").get_bucket_policy(Bucket=name)["Policy"])["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert sorted(statement["Resource"]) == [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+
+
+def test_a_policys_other_statements_are_kept_and_tls_only_can_be_turned_off(aws):
+    run_module("buckets", bucket_args(aws))
+    s3 = aws.client("s3")
+    theirs = {
+        "Sid": "theirs",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteBucket",
+        "Resource": f"arn:aws:s3:::{NAMES[2]}",
+    }
+    mine = json.loads(s3.get_bucket_policy(Bucket=NAMES[2])["Policy"])["Statement"]
+    s3.put_bucket_policy(Bucket=NAMES[2], Policy=json.dumps({"Version": "2012-10-17", "Statement": [*mine, theirs]}))
+    assert run_module("buckets", bucket_args(aws)).changed is False
+    off = run_module("buckets", bucket_args(aws, tls_only=False))
+    assert len([c for c in off["changes"] if "without TLS" in c]) == 5
+    assert json.loads(s3.get_bucket_policy(Bucket=NAMES[2])["Policy"])["Statement"] == [theirs]
+    with pytest.raises(ClientError):
+        s3.get_bucket_policy(Bucket=NAMES[0])
+    assert run_module("buckets", bucket_args(aws, tls_only=False)).changed is False
+
+
+def test_noncurrent_versions_expire_wherever_versioning_is_on(aws):
+    run_module("buckets", bucket_args(aws, versioning=True, noncurrent_version_days=9))
+    s3 = aws.client("s3")
+    for name in NAMES:
+        (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+        assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 9
+        assert ("Expiration" in rule) is (name == NAMES[0])
+    assert run_module("buckets", bucket_args(aws, versioning=True, noncurrent_version_days=9)).changed is False
 
 
 def test_result_holds_no_credentials(aws):
     result = run_module("buckets", bucket_args(aws))
     assert "testing" not in json.dumps({k: v for k, v in result.items() if k != "invocation"})
-    with pytest.raises(ClientError):
-        aws.client("s3").get_bucket_policy(Bucket=NAMES[0])

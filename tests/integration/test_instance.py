@@ -23,7 +23,6 @@ def host_args(aws, network, **extra):
         "subnet_id": network["public_subnet_ids"][0],
         "security_group_ids": [network["host_security_group_id"]],
         "bucket_arns": BUCKETS,
-        "parameter_path": "/convex/test",
         "tags": {"stage": "test"},
         **extra,
     }
@@ -60,7 +59,7 @@ def test_create_starts_a_locked_down_host(aws, network):
     assert result["private_ip"] == host["PrivateIpAddress"]
 
 
-def test_role_reaches_only_its_buckets_and_parameters(aws, network):
+def test_role_reaches_only_its_buckets_and_no_ssm(aws, network):
     run_module("instance", host_args(aws, network))
     iam = aws.client("iam")
     policies = iam.list_role_policies(RoleName=f"{NAME}-host")["PolicyNames"]
@@ -70,12 +69,10 @@ def test_role_reaches_only_its_buckets_and_parameters(aws, network):
     text = json.dumps(document)
     assert '"s3:*"' not in text and '"*"' not in text
     resources = {r for s in document["Statement"] for r in s["Resource"]}
-    assert resources == set(BUCKETS) | {f"{b}/*" for b in BUCKETS} | {
-        "arn:aws:ssm:us-east-1:123456789012:parameter/convex/test",
-        "arn:aws:ssm:us-east-1:123456789012:parameter/convex/test/*",
-    }
+    assert resources == set(BUCKETS) | {f"{b}/*" for b in BUCKETS}
     actions = {a for s in document["Statement"] for a in s["Action"]}
-    assert all(a.startswith(("s3:", "ssm:Get")) for a in actions)
+    # Every secret is read on the controller: any container on the host can take the role's keys.
+    assert all(a.startswith("s3:") for a in actions), actions
     assert not [a for a in actions if a.startswith("s3:Put") and a != "s3:PutObject"]
 
 
@@ -111,7 +108,7 @@ def test_drift_made_by_hand_is_repaired(aws, network):
     ec2.delete_tags(Resources=[created["instance_id"]], Tags=[{"Key": "stage"}])
     aws.client("iam").put_role_policy(
         RoleName=f"{NAME}-host",
-        PolicyName="convex-storage-and-parameters",
+        PolicyName="convex-storage",
         PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
         ),
@@ -121,7 +118,7 @@ def test_drift_made_by_hand_is_repaired(aws, network):
     assert len(repaired["changes"]) == 3, repaired["changes"]
     options = described(aws, created["instance_id"])["MetadataOptions"]
     assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 2)
-    document = aws.client("iam").get_role_policy(RoleName=f"{NAME}-host", PolicyName="convex-storage-and-parameters")
+    document = aws.client("iam").get_role_policy(RoleName=f"{NAME}-host", PolicyName="convex-storage")
     assert '"s3:*"' not in json.dumps(document["PolicyDocument"])
     assert run_module("instance", host_args(aws, network)).changed is False
 
@@ -153,7 +150,8 @@ def test_absent_removes_host_role_and_address(aws, network):
         ({"instance_type": "t3.small"}, "instance_type 't3.small' is x86_64, but the architecture is arm64"),
         ({"architecture": "x86_64"}, "instance_type 't4g.small' is arm64, but the architecture is x86_64"),
         ({"instance_type": "huge"}, "instance_type 'huge'"),
-        ({"parameter_path": "convex/test"}, "parameter_path 'convex/test'"),
+        ({"kms_key_arns": ["*"]}, "kms_key_arns entry '*'"),
+        ({"kms_key_arns": ["arn:aws:kms:us-east-1:123456789012:alias/convex"]}, "kms_key_arns entry"),
         ({"bucket_arns": ["arn:aws:s3:::*"]}, "bucket_arns entry 'arn:aws:s3:::*'"),
         ({"root_volume_size": 2}, "root_volume_size 2"),
     ],
@@ -162,9 +160,59 @@ def test_bad_input_fails_before_any_call(aws, network, bad, names):
     aws.assert_module_refuses("instance", host_args(aws, network, **bad), names)
 
 
-def test_a_noop_run_costs_five_api_calls(aws, network):
+def test_a_noop_run_costs_four_api_calls(aws, network):
     run_module("instance", host_args(aws, network))
     before = aws.request_count()
     run_module("instance", host_args(aws, network))
-    # Role, its policy, the instance profile, the instance, the address.
-    assert aws.request_count() - before == 5
+    # The instance profile (which lists its role), the role's policy, the instance, the address.
+    assert aws.request_count() - before == 4
+
+
+def test_a_role_of_an_earlier_version_loses_its_ssm_policy(aws, network):
+    run_module("instance", host_args(aws, network))
+    iam = aws.client("iam")
+    iam.delete_role_policy(RoleName=f"{NAME}-host", PolicyName="convex-storage")
+    ssm = {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": "*"}
+    iam.put_role_policy(
+        RoleName=f"{NAME}-host",
+        PolicyName="convex-storage-and-parameters",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [ssm]}),
+    )
+    repaired = run_module("instance", host_args(aws, network))
+    assert any("former policy" in c for c in repaired["changes"]), repaired["changes"]
+    assert iam.list_role_policies(RoleName=f"{NAME}-host")["PolicyNames"] == ["convex-storage"]
+
+
+def termination_protected(aws, instance_id):
+    found = aws.client("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
+    return found["DisableApiTermination"]["Value"]
+
+
+def test_termination_protection_is_set_after_launch_and_refuses_removal(aws, network):
+    created = run_module("instance", host_args(aws, network, termination_protection=True))
+    assert termination_protected(aws, created["instance_id"]) is True
+    again = run_module("instance", host_args(aws, network, termination_protection=True))
+    assert again.changed is False, again["changes"]
+    refused = run_module("instance", host_args(aws, network, state="absent"))
+    assert refused.failed and "termination protection" in refused["msg"]
+    assert len(live_instances(aws)) == 1
+    lifted = run_module("instance", host_args(aws, network))
+    assert lifted["changes"] == [
+        "turn off the host's termination protection",
+        "remove tags convex_selfhost:protected from the host",
+    ]
+    assert termination_protected(aws, created["instance_id"]) is False
+
+
+def test_the_recovery_alarm_recovers_the_host_and_goes_when_turned_off(aws, network):
+    created = run_module("instance", host_args(aws, network, recovery_alarm=True))
+    cloudwatch = aws.client("cloudwatch")
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[f"{NAME}-recover"])["MetricAlarms"]
+    assert alarm["MetricName"] == "StatusCheckFailed_System"
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": created["instance_id"]}]
+    assert alarm["AlarmActions"] == ["arn:aws:automate:us-east-1:ec2:recover"]
+    assert run_module("instance", host_args(aws, network, recovery_alarm=True)).changed is False
+    off = run_module("instance", host_args(aws, network))
+    assert f"delete the alarm {NAME}-recover" in off["changes"]
+    assert cloudwatch.describe_alarms(AlarmNames=[f"{NAME}-recover"])["MetricAlarms"] == []
+    assert run_module("instance", host_args(aws, network)).changed is False

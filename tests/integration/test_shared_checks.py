@@ -15,7 +15,6 @@ MINIMAL_ARGS = {
         "name": "convex-test",
         "subnet_id": "subnet-11111111",
         "bucket_arns": ["arn:aws:s3:::convex-test-files"],
-        "parameter_path": "/convex/test",
     },
     "network": {"name": "convex-test"},
     "secret": {"name": "/convex/test/instance_secret"},
@@ -62,8 +61,8 @@ def test_check_mode_on_an_empty_account_changes_nothing(aws, module):
     [
         ("database", {"name": "convex-test", "subnet_ids": ["subnet-1", "subnet-2"]}, "master_password"),
         ("database", {"name": "convex-test", "master_password": "Sup3rSecretPassw0rd"}, "subnet_ids"),
-        ("instance", {"name": "convex-test", "bucket_arns": [], "parameter_path": "/convex/test"}, "subnet_id"),
-        ("instance", {"name": "convex-test", "subnet_id": "subnet-1"}, "bucket_arns, parameter_path"),
+        ("instance", {"name": "convex-test", "bucket_arns": []}, "subnet_id"),
+        ("instance", {"name": "convex-test", "subnet_id": "subnet-1"}, "bucket_arns must be set"),
     ],
 )
 def test_missing_creation_input_changes_nothing(aws, module, args, names):

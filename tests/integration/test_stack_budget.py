@@ -31,6 +31,8 @@ def provision(aws, registry):
         "stage_aws_environment": {k: v for k, v in environment.items() if k.startswith("AWS_")},
         "convex_image_registry": f"{registry.host}/get-convex",
         "docker_insecure_registries": [registry.host],
+        "stage_ssh_key_name": "ops",
+        "stage_ssh_cidrs": ["198.51.100.0/24"],
     }
     run = subprocess.run(
         ["ansible-playbook", "playbooks/provision.yml", "-i", "inventories/dev", "-e", json.dumps(extra)],
@@ -47,6 +49,7 @@ def provision(aws, registry):
 
 def test_noop_provisioning_of_a_real_stage_changes_nothing_within_budget(aws, registry):
     aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="budget")
+    aws.client("ec2", region_name="eu-west-1").create_key_pair(KeyName="ops")
     first_from = len(aws.calls())
     provision(aws, registry)
     noop_from = len(aws.calls())

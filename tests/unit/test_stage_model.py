@@ -15,6 +15,8 @@ GOOD = {
     "stage_dns_zone": "example.com",
     "stage_dashboard_cidrs": ["203.0.113.0/24"],
     "caddy_acme_email": "ops@example.com",
+    "stage_ssh_key_name": "ops",
+    "stage_ssh_cidrs": ["198.51.100.0/24", "2001:db8::/48"],
 }
 
 
@@ -48,6 +50,8 @@ def test_derived_names_are_computed_from_the_settings():
         "admin_key": "/convex/dev/admin_key",
     }
     assert model["tags"] == {"convex_selfhost:stage": "dev", "team": "core"}
+    protected = stage.derive(stage.normalized({**GOOD, "stage_protected": True}), "123456789012", "aws")
+    assert protected["tags"] == {"convex_selfhost:stage": "dev", "convex_selfhost:protected": "true"}
     assert model["urls"]["api"] == "https://api.dev.convex.example.com"
     assert model["database_name"] == "convex_self_hosted"
     assert (
@@ -72,8 +76,29 @@ def test_a_port_forward_shows_in_the_urls():
         ({"caddy_site_prefix": "api"}, "caddy_api_prefix"),
         ({"caddy_acme_email": "nobody"}, "caddy_acme_email"),
         ({"stage_dashboard_cidrs": []}, "stage_dashboard_cidrs"),
+        ({"stage_ssh_cidrs": ["0.0.0.0/0"]}, "stage_ssh_cidrs"),
+        ({"stage_dashboard_cidrs": ["::/0"]}, "stage_dashboard_cidrs"),
+        ({"stage_open_to_world": ["telnet"]}, "stage_open_to_world"),
+        ({"stage_ssh_key_name": ""}, "stage_ssh_key_name"),
+        ({"stage_ssh_cidrs": []}, "stage_ssh_cidrs"),
+        ({"stage_db_max_storage_gb": 20}, "stage_db_max_storage_gb"),
+        ({"stage_bucket_tls_only": "sometimes"}, "stage_bucket_tls_only"),
+        ({"stage_aws_environment": {"AWS_PROFILE": 3}}, "stage_aws_environment"),
     ],
 )
 def test_a_bad_setting_is_named(change, named):
     problems = stage.settings_problems({**GOOD, **change})
     assert problems and all(named in p for p in problems), problems
+
+
+def test_the_world_is_accepted_only_where_a_setting_says_it_is_meant():
+    world = {**GOOD, "stage_ssh_cidrs": ["0.0.0.0/0", "::/0"], "stage_dashboard_cidrs": ["0.0.0.0/0"]}
+    assert [p.split(":")[0] for p in stage.settings_problems(world)] == ["stage_ssh_cidrs", "stage_dashboard_cidrs"]
+    assert stage.settings_problems({**world, "stage_open_to_world": ["ssh", "dashboard"]}) == []
+
+
+def test_a_host_not_reached_over_ssh_needs_no_key_or_range():
+    given = {**GOOD, "stage_ssh_key_name": "", "stage_ssh_cidrs": []}
+    assert stage.settings_problems(given, connection="community.docker.docker") == []
+    assert stage.settings_problems(given, connection="none") == []
+    assert len(stage.settings_problems(given, connection="ssh")) == 2

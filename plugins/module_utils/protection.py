@@ -1,0 +1,87 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A deployment's protection, read from AWS rather than from the inventory: the protection tag on
+its host and database, the host's termination protection and the database's deletion protection.
+A run may lift it (teardown, or settings that call the stage unprotected) only when the operator
+confirms the deployment by name."""
+
+from __future__ import annotations
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import dict_tags
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
+
+
+def host_record(instance, termination_protected):
+    """What the host records of protection, one line each; termination_protected(instance) reads
+    the attribute, asked only when the tags say the host was protected."""
+    if instance is None or PROTECTED_KEY not in dict_tags(instance.get("Tags")):
+        return []
+    found = [f"the host {instance['InstanceId']} carries the tag {PROTECTED_KEY}"]
+    if termination_protected(instance):
+        found.append(f"the host {instance['InstanceId']} has termination protection")
+    return found
+
+
+def refusal(name, found, protected, confirm, variable, removing):
+    """Why the run must stop, or None: the one rule for teardown and for every other run."""
+    if confirm == name:
+        return None
+    if removing and (found or protected):
+        why = "; ".join(found) or "its settings say stage_protected: true"
+        return (
+            f"Deployment {name} is protected ({why}); nothing was removed. If it really must go, run again with "
+            f"-e {variable}={name}"
+        )
+    if not removing and found and not protected:
+        return (
+            f"Deployment {name} is protected in AWS ({'; '.join(found)}), but these settings say stage_protected: "
+            "false, which would lift that protection. Nothing was changed. Check the inventory and -e values; if "
+            f"lifting it is meant, run again with -e {variable}={name}"
+        )
+    return None
+
+
+def recorded(host, database, thorough):
+    """What AWS records of the deployment's protection, one line each. thorough reads the host's
+    termination protection even when its tags say nothing of protection (a teardown does; a
+    no-op run saves the call)."""
+    found = []
+    instance = host.find_instance()
+    if instance is not None:
+        tagged = PROTECTED_KEY in dict_tags(instance.get("Tags"))
+        if tagged:
+            found.append(f"the host {instance['InstanceId']} carries the tag {PROTECTED_KEY}")
+        if (thorough or tagged or host.params["termination_protection"]) and host.termination_protected(instance):
+            found.append(f"the host {instance['InstanceId']} has termination protection")
+    db = database.instance()
+    if db is not None:
+        if PROTECTED_KEY in dict_tags(db.get("TagList")):
+            found.append(f"the database {database.name} carries the tag {PROTECTED_KEY}")
+        if db.get("DeletionProtection"):
+            found.append(f"the database {database.name} has deletion protection")
+    return found
+
+
+def guard(module, stage, host, database, removing):
+    """Refuse, before any change, a run that would remove a protected deployment or lift its
+    protection, unless module.params['confirm'] names the deployment. What was found is returned."""
+    found = recorded(host, database, thorough=removing)
+    params = module.params
+    why = refusal(stage["name"], found, stage["protected"], params["confirm"], params["confirm_variable"], removing)
+    if why:
+        module.fail_json(msg=why, protection=found)
+    return found
+
+
+def lift(host, database, found):
+    """Take the protection off what is about to be removed (the operator confirmed it)."""
+    instance = host.find_instance()
+    if instance is not None and any("termination protection" in line for line in found):
+        host.set_termination_protection(instance["InstanceId"], False)
+    if any("deletion protection" in line for line in found):
+        database.act(
+            f"turn off the deletion protection of {database.name}",
+            "modify_db_instance",
+            DBInstanceIdentifier=database.name,
+            DeletionProtection=False,
+            ApplyImmediately=True,
+        )
