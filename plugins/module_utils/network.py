@@ -182,7 +182,7 @@ class Network(EC2Resources):
         )
         database_rule = security_groups.rule("tcp", 3306, host_group or "sg-pending", "MySQL from the Convex host")
         database_group = self.ensure_group(
-            vpc_id, groups, "database", "Convex database: MySQL from the host only", {database_rule}
+            vpc_id, groups, "database", "Convex database: MySQL from the host only", {database_rule}, egress=False
         )
         return {
             "vpc_id": vpc_id,
@@ -280,7 +280,8 @@ class Network(EC2Resources):
                 )
         return table_id
 
-    def ensure_group(self, vpc_id, groups, role, description, wanted_rules):
+    def ensure_group(self, vpc_id, groups, role, description, wanted_rules, egress=True):
+        """egress False: the group may send nothing out (the database answers, it never calls)."""
         group_name = f"{self.name}-{role}"
         group = next((g for g in groups if g["GroupName"] == group_name), None)
         if group is None:
@@ -292,12 +293,17 @@ class Network(EC2Resources):
                 VpcId=vpc_id,
                 TagSpecifications=self.tag_spec("security-group", role, role),
             )
-            if created is None:
-                return None
-            group = {"GroupId": created["GroupId"], "IpPermissions": []}
+            # In check mode there is no group yet; its rules are still listed, as a real run lists them.
+            group = {
+                "GroupId": created["GroupId"] if created else None,
+                "IpPermissions": [],
+                "IpPermissionsEgress": security_groups.DEFAULT_EGRESS,
+            }
         else:
             self.repair_tags(group["GroupId"], group.get("Tags"), role, role)
         security_groups.ensure_rules(self, group["GroupId"], group_name, group.get("IpPermissions"), wanted_rules)
+        if not egress:
+            security_groups.ensure_no_egress(self, group["GroupId"], group_name, group.get("IpPermissionsEgress"))
         return group["GroupId"]
 
     # --- absent --------------------------------------------------------------------------

@@ -68,3 +68,20 @@ def ensure_rules(resources, group_id, label, permissions, wanted):
             GroupId=group_id,
             IpPermissions=to_permissions(extra),
         )
+
+
+_PERMISSION_KEYS = ("IpProtocol", "FromPort", "ToPort", "IpRanges", "Ipv6Ranges", "UserIdGroupPairs", "PrefixListIds")
+# What EC2 gives every new group: all traffic out, anywhere.
+DEFAULT_EGRESS = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+
+def ensure_no_egress(resources, group_id, label, egress):
+    """Revoke every outbound rule of a group that needs none (its answers flow back anyway: groups
+    are stateful)."""
+    if egress:
+        resources.act(
+            f"revoke every outbound rule of {label}",
+            "revoke_security_group_egress",
+            GroupId=group_id,
+            IpPermissions=[{k: v for k, v in p.items() if k in _PERMISSION_KEYS and v != []} for p in egress],
+        )

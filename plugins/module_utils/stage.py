@@ -56,10 +56,14 @@ def _subset(*choices):
     return problem
 
 
-def _ranges(value):
-    if not isinstance(value, list):
-        return f"{value!r} is not a list of network ranges"
-    return "; ".join(p for p in (rules.cidr_problem(v) for v in value) if p) or None
+def _ranges(version=None, why=""):
+    def problem(value):
+        if not isinstance(value, list):
+            return f"{value!r} is not a list of network ranges"
+        found = "; ".join(p for p in (rules.cidr_problem(v, version) for v in value) if p)
+        return f"{found}{why}" if found else None
+
+    return problem
 
 
 def _environment(value):
@@ -85,8 +89,10 @@ SETTINGS = {
     "stage_instance_type": ("t4g.small", _text),
     "stage_ssh_key_name": ("", _text),
     "stage_vpc_cidr": ("10.40.0.0/16", rules.vpc_cidr_problem),
-    "stage_ssh_cidrs": ([], _ranges),
-    "stage_dashboard_cidrs": ([], _ranges),
+    # IPv4 only: the host's one public address, its Elastic IP, is IPv4 (the VPC has no IPv6).
+    "stage_ssh_cidrs": ([], _ranges(4, " (the host has only an IPv4 address)")),
+    # IPv4 or IPv6: the same rule Caddy's role checks its allowlist with.
+    "stage_dashboard_cidrs": ([], _ranges()),
     "stage_db_engine_version": ("8.4", rules.db_engine_version_problem),
     "stage_db_instance_class": ("db.t4g.micro", rules.db_class_problem),
     "stage_db_storage_gb": (20, lambda v: rules.integer_problem(v, 20, 65536)),

@@ -167,3 +167,25 @@ def test_a_noop_run_costs_five_api_calls(aws):
     run_module("network", network_args(aws))
     # VPC, gateway, subnets, route tables, security groups: the zones come from the subnets.
     assert aws.request_count() - before == 5
+
+
+def egress(aws, group_id):
+    return aws.client("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissionsEgress"]
+
+
+def test_the_database_group_sends_nothing_out_and_the_host_group_may(aws):
+    made = run_module("network", network_args(aws))
+    assert f"revoke every outbound rule of {NAME}-database" in made["changes"]
+    assert egress(aws, made["database_security_group_id"]) == []
+    assert egress(aws, made["host_security_group_id"]) != []
+    aws.client("ec2").authorize_security_group_egress(
+        GroupId=made["database_security_group_id"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    planned = run_module("network", network_args(aws), check_mode=True)
+    assert planned["changes"] == [f"revoke every outbound rule of {NAME}-database"]
+    assert egress(aws, made["database_security_group_id"]) != [], "check mode changes nothing"
+    repaired = run_module("network", network_args(aws))
+    assert repaired["changes"] == planned["changes"]
+    assert egress(aws, made["database_security_group_id"]) == []
+    assert run_module("network", network_args(aws)).changed is False

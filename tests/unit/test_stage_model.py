@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.convex_selfhost.aws.plugins.filter.rules import FilterModule
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage
 
 GOOD = {
@@ -13,10 +14,10 @@ GOOD = {
     "convex_domain": "dev.convex.example.com",
     "convex_version": "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf",
     "stage_dns_zone": "example.com",
-    "stage_dashboard_cidrs": ["203.0.113.0/24"],
     "caddy_acme_email": "ops@example.com",
     "stage_ssh_key_name": "ops",
-    "stage_ssh_cidrs": ["198.51.100.0/24", "2001:db8::/48"],
+    "stage_ssh_cidrs": ["198.51.100.0/24"],
+    "stage_dashboard_cidrs": ["203.0.113.0/24", "2001:db8::/48"],
 }
 
 
@@ -77,6 +78,7 @@ def test_a_port_forward_shows_in_the_urls():
         ({"caddy_acme_email": "nobody"}, "caddy_acme_email"),
         ({"stage_dashboard_cidrs": []}, "stage_dashboard_cidrs"),
         ({"stage_ssh_cidrs": ["0.0.0.0/0"]}, "stage_ssh_cidrs"),
+        ({"stage_ssh_cidrs": ["2001:db8::/48"]}, "stage_ssh_cidrs"),
         ({"stage_dashboard_cidrs": ["::/0"]}, "stage_dashboard_cidrs"),
         ({"stage_open_to_world": ["telnet"]}, "stage_open_to_world"),
         ({"stage_ssh_key_name": ""}, "stage_ssh_key_name"),
@@ -92,7 +94,7 @@ def test_a_bad_setting_is_named(change, named):
 
 
 def test_the_world_is_accepted_only_where_a_setting_says_it_is_meant():
-    world = {**GOOD, "stage_ssh_cidrs": ["0.0.0.0/0", "::/0"], "stage_dashboard_cidrs": ["0.0.0.0/0"]}
+    world = {**GOOD, "stage_ssh_cidrs": ["0.0.0.0/0"], "stage_dashboard_cidrs": ["0.0.0.0/0", "::/0"]}
     assert [p.split(":")[0] for p in stage.settings_problems(world)] == ["stage_ssh_cidrs", "stage_dashboard_cidrs"]
     assert stage.settings_problems({**world, "stage_open_to_world": ["ssh", "dashboard"]}) == []
 
@@ -102,3 +104,13 @@ def test_a_host_not_reached_over_ssh_needs_no_key_or_range():
     assert stage.settings_problems(given, connection="community.docker.docker") == []
     assert stage.settings_problems(given, connection="none") == []
     assert len(stage.settings_problems(given, connection="ssh")) == 2
+
+
+@pytest.mark.parametrize("cidr", ["2001:db8::/48", "2001:db8::1/128", "2001:db8::/47x", "2001:db8::1/48", "::/0"])
+def test_dashboard_ranges_are_judged_as_caddys_role_judges_them(cidr):
+    """The caddy role's allowlist check is the problem filter over rules.cidr_problem: the stage
+    model must accept and refuse exactly the same IPv6 (and IPv4) ranges."""
+    caddy_says = FilterModule().filters()["problem"](cidr, "cidr")
+    given = {**GOOD, "stage_dashboard_cidrs": [cidr], "stage_open_to_world": ["dashboard"]}
+    stage_says = [p for p in stage.settings_problems(given) if p.startswith("stage_dashboard_cidrs")]
+    assert bool(caddy_says) == bool(stage_says), (caddy_says, stage_says)
