@@ -4,12 +4,13 @@ requires TLS. Used by the database module and by the deployment module."""
 
 from __future__ import annotations
 
-import re
 import time
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.database_input import input_problems
+
+__all__ = ["ARGUMENT_SPEC", "Database", "describe", "input_problems"]
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -35,51 +36,10 @@ ARGUMENT_SPEC = {
     **tag_helpers.ARGUMENT_SPEC,
 }
 
-_IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)")
-_DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
-_PASSWORD_FORBIDDEN = set('/@" ')
 SECURE_TRANSPORT = "require_secure_transport"
 INSTANCE_MISSING = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
 SUBNET_GROUP_MISSING = {"DBSubnetGroupNotFoundFault"}
 PARAMETER_GROUP_MISSING = {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"}
-
-
-def input_problems(params):
-    problems = []
-    if not _IDENTIFIER.fullmatch(params["name"]):
-        problems.append(
-            f"name '{params['name']}' is not an RDS identifier: use 1 to 50 letters, digits and single hyphens, "
-            "starting with a letter"
-        )
-    for option, problem in (
-        ("engine_version", rules.db_engine_version_problem(params["engine_version"])),
-        ("instance_class", rules.db_class_problem(params["instance_class"])),
-        ("allocated_storage", rules.integer_problem(params["allocated_storage"], 20, 65536)),
-        ("backup_retention_days", rules.integer_problem(params["backup_retention_days"], 1, 35)),
-        ("max_allocated_storage", storage_limit_problem(params)),
-        ("tags", rules.tags_problem(params["tags"] or {})),
-    ):
-        if problem:
-            problems.append(f"{option} {problem}")
-    if not _DATABASE.fullmatch(params["database_name"]):
-        problems.append(
-            f"database_name '{params['database_name']}' is not a MySQL database name the backend can use: letters, "
-            "digits and '_', starting with a letter (INSTANCE_NAME with '-' replaced by '_')"
-        )
-    if not _USERNAME.fullmatch(params["master_username"]):
-        problems.append(f"master_username '{params['master_username']}' must be 1 to 16 letters, digits or '_'")
-    password = params["master_password"]
-    if password is not None and (len(password) < 8 or len(password) > 41 or _PASSWORD_FORBIDDEN & set(password)):
-        problems.append("master_password must be 8 to 41 characters without '/', '@', '\"' or spaces")
-    return problems
-
-
-def storage_limit_problem(params):
-    limit = params["max_allocated_storage"]
-    if limit and limit <= params["allocated_storage"]:
-        return f"{limit} must be above allocated_storage ({params['allocated_storage']}), or 0 to keep storage fixed"
-    return None
 
 
 def resilience_changes(instance, params):

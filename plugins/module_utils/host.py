@@ -83,6 +83,7 @@ class Host:
         self.role = HostRole(module, self.actions, self.name, self.wanted_tags())
         self.cloudwatch = module.aws_client("cloudwatch")
         self.found = None  # the instance as last described; None until find_instance asks
+        self.termination = {}  # instance id: its termination protection, as read this run
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
@@ -108,17 +109,21 @@ class Host:
         return self.found[0]
 
     def termination_protected(self, instance):
-        found = self.call(
-            self.ec2,
-            "read the host's termination protection",
-            "describe_instance_attribute",
-            InstanceId=instance["InstanceId"],
-            Attribute="disableApiTermination",
-        )
-        return found["DisableApiTermination"]["Value"]
+        """Read once per run: the protection check and the repair ask the same question."""
+        if instance["InstanceId"] not in self.termination:
+            found = self.call(
+                self.ec2,
+                "read the host's termination protection",
+                "describe_instance_attribute",
+                InstanceId=instance["InstanceId"],
+                Attribute="disableApiTermination",
+            )
+            self.termination[instance["InstanceId"]] = found["DisableApiTermination"]["Value"]
+        return self.termination[instance["InstanceId"]]
 
     def set_termination_protection(self, instance_id, value):
         # Set after launch, not with RunInstances: the emulator ignores DisableApiTermination there.
+        self.termination[instance_id] = value
         self.act(
             self.ec2,
             f"turn {'on' if value else 'off'} the host's termination protection",

@@ -72,7 +72,10 @@ def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
     print(f"fault proxy: {policy.seen} calls, {policy.failed} failed ({share:.0%}): {dict(policy.answered)}")
     assert run.returncode == 0, run.stdout[-4000:]
     assert share >= 0.15, "the proxy must really have failed about a fifth of the calls"
-    assert {"RequestLimitExceeded", "ThrottlingException", "503"} <= set(policy.answered)
+    # EC2's throttle, a bare 503, and a throttle in a JSON or query protocol (which services draw
+    # one depends on the order of the calls the random faults land on).
+    assert {"RequestLimitExceeded", "503"} <= set(policy.answered)
+    assert {"ThrottlingException", "Throttling"} & set(policy.answered)
     assert stage_resources() == ONE_STACK, "faults must not make anything twice"
     assert_converged()
 

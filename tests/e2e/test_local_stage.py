@@ -129,7 +129,9 @@ def test_upgrade_keeps_every_request_answered():
     assert set(seen["versions"]) == {"standin-1", "standin-2"}, seen
     assert api_version() == "standin-2"
     snapshots = aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
-    assert [s["DBSnapshotIdentifier"] for s in snapshots] == ["convex-local-before-standin-2"]
+    (snapshot,) = [s["DBSnapshotIdentifier"] for s in snapshots]
+    # Named by the version and the moment: every attempt takes a snapshot of its own.
+    assert re.fullmatch(r"convex-local-before-standin-2-\d{14}", snapshot), snapshot
     assert all(r["failed"] == 0 for r in recap(run.stdout).values())
 
 
@@ -140,7 +142,12 @@ def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
     assert "the rollout stopped here" in output
     assert "It ran standin-2 before" in output
     assert "-e convex_version=standin-2" in output
-    assert "convex-local-before-standin-broken" in output
+    assert re.search(r"restore the snapshot convex-local-before-standin-broken-\d{14} \(taken just before\)", output)
+    # A second attempt at the same version takes a new snapshot, not the first attempt's.
+    again = local_stage("site", playbook="upgrade.yml", version="standin-broken", check=False)
+    assert again.returncode != 0
+    names = [s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+    assert len([n for n in names if n.startswith("convex-local-before-standin-broken-")]) == 2, names
     local_stage("site", version="standin-2")
     assert api_version() == "standin-2"
 
@@ -259,7 +266,7 @@ def test_static_keys_given_to_the_controller_never_reach_the_backend():
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     run = local_stage("site", "-e", json.dumps({"stage_aws_environment": static}))
-    assert recap(run.stdout)["changed"] == 0
+    assert all(r["changed"] == 0 for r in recap(run.stdout).values()), recap(run.stdout)
     environment = backend_environment()
     print(f"backend's AWS_* variables: {sorted(k for k in environment if k.startswith('AWS_'))}")
     assert "AWS_SESSION_TOKEN" not in environment

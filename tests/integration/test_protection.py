@@ -102,10 +102,19 @@ def test_settings_that_would_lift_protection_change_nothing_without_confirmation
 
 def test_teardown_confirmed_by_name_lifts_each_protection_and_removes_everything(production, registry):
     code, output = playbook(
-        production, registry, "teardown.yml", stage_name="production", teardown_confirm="production"
+        production,
+        registry,
+        "teardown.yml",
+        stage_name="production",
+        teardown_confirm="production",
+        teardown_snapshots=True,
     )
     assert code == 0, output[-3000:]
     assert "Protection lifted (confirmed)" in output
+    # teardown_snapshots removes the manual snapshots, but never the final one it has just taken.
+    snapshots = production.client("rds", region_name=REGION).describe_db_snapshots()["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in snapshots if "-final-" in s["DBSnapshotIdentifier"]], snapshots
+    assert "Final database snapshot: convex-production-final-" in output
     assert host_of(production) == []
     databases = production.client("rds", region_name=REGION).describe_db_instances()["DBInstances"]
     assert databases == []
