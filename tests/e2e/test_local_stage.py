@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from fault_proxy import FaultPolicy, FaultProxy
 from local_stage_tools import (
     CADDY_CA,
     ENDPOINT,
@@ -150,6 +151,25 @@ def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
     assert len([n for n in names if n.startswith("convex-local-before-standin-broken-")]) == 2, names
     local_stage("site", version="standin-2")
     assert api_version() == "standin-2"
+
+
+def test_an_upgrade_whose_snapshot_fails_says_none_was_taken_and_changes_nothing():
+    # RDS refuses the snapshot as it does when the account's manual snapshot quota is used up.
+    policy = FaultPolicy(refuse={"CreateDBSnapshot": "SnapshotQuotaExceeded"})
+    with FaultProxy(ENDPOINT, policy) as proxy:
+        run = local_stage(
+            "site",
+            playbook="upgrade.yml",
+            version="standin-broken",
+            check=False,
+            extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint},
+        )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert policy.answered["SnapshotQuotaExceeded"] >= 1
+    assert "No snapshot was taken before this attempt" in output, output[-3000:]
+    assert "(taken just before)" not in output
+    assert api_version() == "standin-2", "the host must be left as it was"
 
 
 def test_unpublished_version_is_refused_before_any_aws_call():

@@ -16,7 +16,7 @@ import re
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
@@ -30,8 +30,7 @@ _THROTTLE = {
 _DEFAULT_THROTTLE = ("Throttling", 400, "query")
 
 
-def _error_body(shape, code, request_id):
-    message = "Rate exceeded (injected by the test fault proxy)"
+def _error_body(shape, code, request_id, message="Rate exceeded (injected by the test fault proxy)"):
     if shape == "json":
         return "application/x-amz-json-1.1", json.dumps({"__type": code, "message": message})
     if shape == "ec2":
@@ -56,9 +55,12 @@ class FaultPolicy:
     fail_first: the first N requests fail.
     fail_ratio: after those, each request fails with this probability (seeded, so repeatable).
     kinds: errors to cycle through: "throttle" (the service's own throttling error) or "503".
+    refuse: query-protocol actions (RDS, EC2, IAM) always answered with an error AWS gives and
+    nobody retries, {action: code}, such as {"CreateDBSnapshot": "SnapshotQuotaExceeded"}.
     """
 
-    def __init__(self, fail_first=0, fail_ratio=0.0, kinds=("throttle", "503"), seed=1):
+    def __init__(self, fail_first=0, fail_ratio=0.0, kinds=("throttle", "503"), seed=1, refuse=None):
+        self.refuse = dict(refuse or {})
         self.fail_first = fail_first
         self.fail_ratio = fail_ratio
         self.kinds = tuple(kinds)
@@ -68,6 +70,11 @@ class FaultPolicy:
         self.failed = 0
         # How often each error was answered, by AWS error code (or "503").
         self.answered = collections.Counter()
+
+    def refusal(self, body):
+        """The error code for a request whose action is refused, or None."""
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        return self.refuse.get(action)
 
     def next_fault(self):
         """The kind of error for the next request, or None to forward it."""
@@ -106,6 +113,10 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                refused = proxy.policy.refusal(body)
+                if refused:
+                    self._answer_refusal(refused)
+                    return
                 fault = proxy.policy.next_fault()
                 if fault:
                     self._answer_fault(fault)
@@ -116,6 +127,20 @@ class FaultProxy:
                     # The emulator is gone (a test killed it): drop the client's connection, as
                     # a dead endpoint would, without a traceback in the test output.
                     self.close_connection = True
+
+            def _answer_refusal(self, code):
+                proxy.policy.answered[code] += 1
+                message = f"{code} (injected by the test fault proxy)"
+                content_type, text = _error_body("query", code, str(uuid.uuid4()), message)
+                self._send(400, content_type, text.encode())
+
+            def _send(self, status, content_type, data):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
             def _answer_fault(self, kind):
                 request_id = str(uuid.uuid4())

@@ -148,6 +148,7 @@ def test_absent_refuses_a_protected_instance(aws, network):
         ({"name": "1-starts-with-a-digit"}, "name '1-starts-with-a-digit'"),
         ({"backup_retention_days": 0}, "backup_retention_days 0"),
         ({"allocated_storage": 5}, "allocated_storage 5"),
+        ({"max_allocated_storage": 20}, "max_allocated_storage 20 must be above allocated_storage"),
     ],
 )
 def test_bad_input_fails_before_any_call(aws, network, bad, names):
@@ -170,3 +171,15 @@ def test_absent_without_a_final_snapshot_when_told_to_skip_it(aws, network):
     rds = aws.client("rds")
     assert rds.describe_db_instances()["DBInstances"] == []
     assert rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] == []
+
+
+def test_multi_az_and_storage_autoscaling_follow_the_input(aws, network):
+    run_module("database", db_args(aws, network, multi_az=True, max_allocated_storage=100))
+    made = instance(aws)
+    assert made["MultiAZ"] is True
+    assert made["MaxAllocatedStorage"] == 100
+    again = run_module("database", db_args(aws, network, multi_az=True, max_allocated_storage=100))
+    assert again.changed is False, again["changes"]
+    off = run_module("database", db_args(aws, network))
+    assert off["changes"] == [f"modify {NAME}: MaxAllocatedStorage, MultiAZ"]
+    assert instance(aws)["MultiAZ"] is False

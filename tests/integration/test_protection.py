@@ -53,7 +53,17 @@ def production(aws, registry):
     """A protected deployment named production, made from the dev inventory with -e."""
     aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="protection")
     aws.client("ec2", region_name=REGION).create_key_pair(KeyName="ops")
-    code, output = playbook(aws, registry, "provision.yml", stage_name="production", stage_protected=True)
+    # production's own resilience settings too (inventories/production).
+    code, output = playbook(
+        aws,
+        registry,
+        "provision.yml",
+        stage_name="production",
+        stage_protected=True,
+        stage_recovery_alarm=True,
+        stage_db_multi_az=True,
+        stage_db_max_storage_gb=100,
+    )
     assert code == 0, output[-3000:]
     return aws
 
@@ -78,6 +88,16 @@ def test_a_protected_deployment_is_protected_by_aws_itself(production):
     assert attribute["DisableApiTermination"]["Value"] is True
     (db,) = production.client("rds", region_name=REGION).describe_db_instances()["DBInstances"]
     assert db["DeletionProtection"] is True
+
+
+def test_a_production_like_run_keeps_a_recovery_alarm_and_a_resilient_database(production):
+    (host,) = host_of(production)
+    cloudwatch = production.client("cloudwatch", region_name=REGION)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["convex-production-recover"])["MetricAlarms"]
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": host["InstanceId"]}]
+    assert alarm["AlarmActions"] == [f"arn:aws:automate:{REGION}:ec2:recover"]
+    (db,) = production.client("rds", region_name=REGION).describe_db_instances()["DBInstances"]
+    assert db["MultiAZ"] is True and db["MaxAllocatedStorage"] == 100
 
 
 @pytest.mark.parametrize(
