@@ -11,15 +11,8 @@ stage model can refuse from the settings alone make no AWS call at all; rows onl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
-from oci_registry import OciRegistry
-
-REPO = Path(__file__).resolve().parents[2]
-PINNED = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
 
 # (deployment settings given with -e, the setting the message must name, AWS consulted)
 STAGE_ROWS = [
@@ -75,15 +68,6 @@ STAGE_ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A real registry holding the pinned release, as ghcr.io does."""
-    with OciRegistry(tmp_path_factory.mktemp("registry")) as running:
-        for name in ("convex-backend", "convex-dashboard"):
-            running.push(f"get-convex/{name}", PINNED, multi_arch=True)
-        yield running
-
-
 # (module, parameters besides the connection, the words the message must carry)
 MODULE_ROWS = [
     ("buckets", {"prefix": "Convex_Dev"}, "prefix 'Convex_Dev'"),
@@ -124,30 +108,9 @@ def test_the_tables_are_long_enough():
 
 
 @pytest.mark.parametrize(("settings", "named", "asks_aws"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])
-def test_stage_setting_is_refused_before_any_write(settings, named, asks_aws, aws, registry):
-    aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="bad-input")
-    aws.client("ec2", region_name="eu-west-1").create_key_pair(KeyName="ops")
-    environment = aws.env()
-    extra = {
-        "stage_aws_environment": {k: environment[k] for k in environment if k.startswith("AWS_")},
-        # The inventory leaves these for the user to fill in; without them the host is unreachable.
-        "stage_ssh_key_name": "ops",
-        "stage_ssh_cidrs": ["198.51.100.0/24"],
-        "convex_image_registry": f"{registry.host}/get-convex",
-        "docker_insecure_registries": [registry.host],
-        **settings,
-    }
-
+def test_stage_setting_is_refused_before_any_write(settings, named, asks_aws, aws, dev_stage):
     def run():
-        done = subprocess.run(
-            ["ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-e", json.dumps(extra)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            env={**environment, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}", "ANSIBLE_NOCOLOR": "1"},
-            timeout=120,
-            check=False,
-        )
+        done = dev_stage("site.yml", timeout=120, **settings)
         output = done.stdout + done.stderr
         return done.returncode != 0 and "fatal:" in output, output[output.find("fatal:") :]
 

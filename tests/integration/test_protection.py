@@ -5,58 +5,22 @@ without the deployment's name as confirmation."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
-from oci_registry import OciRegistry
 
-REPO = Path(__file__).resolve().parents[2]
-PINNED = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
 REGION = "eu-west-1"
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    with OciRegistry(tmp_path_factory.mktemp("registry")) as running:
-        for name in ("convex-backend", "convex-dashboard"):
-            running.push(f"get-convex/{name}", PINNED, multi_arch=True)
-        yield running
-
-
-def playbook(aws, registry, name, **extra):
-    environment = aws.env()
-    settings = {
-        "stage_aws_environment": {k: v for k, v in environment.items() if k.startswith("AWS_")},
-        "convex_image_registry": f"{registry.host}/get-convex",
-        "docker_insecure_registries": [registry.host],
-        "stage_ssh_key_name": "ops",
-        "stage_ssh_cidrs": ["198.51.100.0/24"],
-        **extra,
-    }
-    run = subprocess.run(
-        ["ansible-playbook", f"playbooks/{name}", "-i", "inventories/dev", "-e", json.dumps(settings)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**environment, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}", "ANSIBLE_NOCOLOR": "1"},
-        timeout=600,
-        check=False,
-    )
+def playbook(dev_stage, name, **settings):
+    run = dev_stage(name, **settings)
     return run.returncode, run.stdout + run.stderr
 
 
 @pytest.fixture
-def production(aws, registry):
+def production(aws, dev_stage):
     """A protected deployment named production, made from the dev inventory with -e."""
-    aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="protection")
-    aws.client("ec2", region_name=REGION).create_key_pair(KeyName="ops")
     # production's own resilience settings too (inventories/production).
     code, output = playbook(
-        aws,
-        registry,
+        dev_stage,
         "provision.yml",
         stage_name="production",
         stage_protected=True,
@@ -103,27 +67,26 @@ def test_a_production_like_run_keeps_a_recovery_alarm_and_a_resilient_database(p
 @pytest.mark.parametrize(
     "wrong", [{}, {"stage_protected": False}], ids=["unprotected inventory", "-e stage_protected=false"]
 )
-def test_teardown_with_wrong_settings_removes_nothing_and_says_why(production, registry, wrong):
+def test_teardown_with_wrong_settings_removes_nothing_and_says_why(production, dev_stage, wrong):
     before = len(production.calls())
-    code, output = playbook(production, registry, "teardown.yml", stage_name="production", **wrong)
+    code, output = playbook(dev_stage, "teardown.yml", stage_name="production", **wrong)
     assert code != 0
     assert "Deployment production is protected" in output and "teardown_confirm=production" in output, output[-3000:]
     assert [c for c in production.calls()[before:] if c.writes] == []
     assert len(host_of(production)) == 1
 
 
-def test_settings_that_would_lift_protection_change_nothing_without_confirmation(production, registry):
+def test_settings_that_would_lift_protection_change_nothing_without_confirmation(production, dev_stage):
     before = len(production.calls())
-    code, output = playbook(production, registry, "provision.yml", stage_name="production", stage_protected=False)
+    code, output = playbook(dev_stage, "provision.yml", stage_name="production", stage_protected=False)
     assert code != 0
     assert "would lift that protection" in output and "unprotect_confirm=production" in output, output[-3000:]
     assert [c for c in production.calls()[before:] if c.writes] == []
 
 
-def test_teardown_confirmed_by_name_lifts_each_protection_and_removes_everything(production, registry):
+def test_teardown_confirmed_by_name_lifts_each_protection_and_removes_everything(production, dev_stage):
     code, output = playbook(
-        production,
-        registry,
+        dev_stage,
         "teardown.yml",
         stage_name="production",
         teardown_confirm="production",
