@@ -152,6 +152,12 @@ stage:
     zone_id:
       description: The Route 53 hosted zone id; empty without a zone or without O(aws_checks).
       type: str
+    host_address:
+      description:
+        - The public address of the deployment's running host, found before anything changes; empty
+          when it has none yet (or without O(aws_checks)). With it, site.yml configures the host
+          while the AWS side is brought up to date.
+      type: str
     release:
       description:
         - What the registry and the collection know of the release - C(images) with their digests,
@@ -213,6 +219,15 @@ def existing_host(ec2, resource_name):
     return next((i for r in reservations for i in r["Instances"]), None)
 
 
+def stable_address(host):
+    """The running host's Elastic IP, or "". A host that has only an address of Amazon's own would
+    get its Elastic IP during the run, and a connection to the old address would break."""
+    if host is None or host["State"]["Name"] != "running":
+        return ""
+    public = [n["Association"] for n in host.get("NetworkInterfaces", []) if n.get("Association", {}).get("PublicIp")]
+    return next((a["PublicIp"] for a in public if a.get("IpOwnerId") != "amazon"), "")
+
+
 def termination_protected(ec2, instance):
     found = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="disableApiTermination")
     return found["DisableApiTermination"]["Value"]
@@ -239,7 +254,7 @@ def aws_problems(module, values):
     exists already answers for its type, image and key: one call instead of three."""
     region = values["stage_region"]
     ec2 = module.aws_client("ec2", region=region)
-    problems, found = [], {"image_id": "", "zone_id": ""}
+    problems, found = [], {"image_id": "", "zone_id": "", "host_address": ""}
     try:
         host = existing_host(ec2, model.resource_name(values))
         # Protection the host records stops a run that would lift it before anything, the
@@ -263,6 +278,7 @@ def aws_problems(module, values):
                 f"stage_instance_type: the host {host['InstanceId']} is a {host['InstanceType']}, and changing its "
                 "type needs a stop: set it back, or stop, resize and start the host yourself"
             )
+        found["host_address"] = stable_address(host)
         zone = values["stage_dns_zone"]
         if zone:
             found["zone_id"] = hosted_zone(module.aws_client("route53", region=region), zone) or ""
@@ -312,7 +328,7 @@ def main():
         identity = module.aws_client("sts", region=values["stage_region"]).get_caller_identity()
     except (BotoCoreError, ClientError) as error:
         module.fail_aws(error, "read the caller identity from AWS STS (stage_aws_environment, AWS_PROFILE)")
-    found = {"image_id": "", "zone_id": ""}
+    found = {"image_id": "", "zone_id": "", "host_address": ""}
     if module.params["aws_checks"]:
         problems, found = aws_problems(module, values)
         if problems:

@@ -83,7 +83,8 @@ def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
 def test_rerun_converges_after_the_backend_is_killed_mid_run():
     local_stage("site")  # a running stage, also when this test runs alone
     run = start_local_stage("site")
-    assert run.wait_for_line("TASK [convex : Render the compose file]"), "".join(run.lines)[-3000:]
+    compose_task = "TASK [convex : Write the given MySQL CA bundle and render the compose file]"
+    assert run.wait_for_line(compose_task), "".join(run.lines)[-3000:]
     killed = on_host("docker", "kill", "convex-backend-1")
     assert killed.returncode == 0, killed.stderr
     status, output = run.finish()
@@ -104,7 +105,8 @@ def test_broken_caddy_template_never_replaces_the_running_config(tmp_path):
     run = local_stage("site", check=False, extra_env={"ANSIBLE_ROLES_PATH": str(roles)})
     output = run.stdout + run.stderr
     assert run.returncode != 0, output[-3000:]
-    assert "TASK [caddy : Write the Caddyfile]" in output and "failed to validate" in output, output[-3000:]
+    assert "TASK [caddy : Write the Caddyfile" in output, output[-3000:]
+    assert "/etc/caddy/Caddyfile: the new content failed `caddy validate" in output, output[-3000:]
     assert on_host("sha256sum", "/etc/caddy/Caddyfile").stdout == before
     assert on_host("systemctl", "is-active", "caddy").stdout.strip() == "active"
     assert api_version() == "standin-1", "the site must keep answering"
