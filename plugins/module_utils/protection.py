@@ -40,6 +40,17 @@ def refusal(name, found, protected, confirm, variable, removing):
     return None
 
 
+def replacing_refusal(name, found, protected, confirm, variable):
+    """Why a run that replaces the deployment's data (a restore, a copy into it) must stop, or None."""
+    if confirm == name or not (found or protected):
+        return None
+    why = "; ".join(found) or "its settings say stage_protected: true"
+    return (
+        f"Deployment {name} is protected ({why}); its data was not touched. If it really must be replaced, run "
+        f"again with -e {variable}={name}"
+    )
+
+
 def recorded(host, database, thorough):
     """What AWS records of the deployment's protection, one line each. thorough reads the host's
     termination protection even when its tags say nothing of protection (a teardown does; a

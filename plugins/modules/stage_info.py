@@ -63,6 +63,13 @@ options:
       - The name the refusal message gives the confirmation.
     type: str
     default: confirm
+  replacing_data:
+    description:
+      - The run replaces the deployment's data (a restore, a copy into it). A deployment protected in
+        AWS, or whose settings say C(stage_protected), is then refused unless O(confirm) names it.
+        Needs O(aws_checks).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -261,14 +268,19 @@ def aws_problems(module, values):
         # secrets' tags included, is written. (The deployment module checks the database too.)
         recorded = protection.host_record(host, lambda i: termination_protected(ec2, i))
         params = module.params
-        why = protection.refusal(
-            values["stage_name"],
-            recorded,
-            values["stage_protected"],
-            params["confirm"],
-            params["confirm_variable"],
-            False,
-        )
+        if params["replacing_data"]:
+            why = protection.replacing_refusal(
+                values["stage_name"], recorded, values["stage_protected"], params["confirm"], params["confirm_variable"]
+            )
+        else:
+            why = protection.refusal(
+                values["stage_name"],
+                recorded,
+                values["stage_protected"],
+                params["confirm"],
+                params["confirm_variable"],
+                False,
+            )
         if why:
             module.fail_json(msg=why, protection=recorded)
         if host is None:
@@ -315,6 +327,7 @@ def main():
             "connection": {"type": "str", "default": "ssh"},
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
+            "replacing_data": {"type": "bool", "default": False},
         },
         require_region=False,
     )

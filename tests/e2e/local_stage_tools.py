@@ -260,3 +260,36 @@ def upgrade_under_a_polling_client(version, clients=None, **stage_args):
     time.sleep(2)
     seen = [client.stop() for client in clients]
     return run, seen if len(seen) > 1 else seen[0]
+
+
+def backend_function(kind, path, args, host=HOST):
+    """A system function of the backend on host (kind: query or mutation), as the dashboard calls
+    one over HTTP, with an admin key the backend's own generate_admin_key.sh makes."""
+    minted = subprocess.run(
+        ["docker", "exec", host, "docker", "compose", "--project-directory", "/opt/convex"]
+        + ["exec", "-T", "backend", "./generate_admin_key.sh"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = minted.stdout.strip().splitlines()[-1]
+    body = json.dumps({"path": path, "args": args, "format": "json"})
+    answer = subprocess.run(
+        ["docker", "exec", host, "curl", "-sS", "-H", f"Authorization: Convex {key}"]
+        + ["-H", "Content-Type: application/json", "--data", body, f"http://127.0.0.1:3210/api/{kind}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(answer.stdout)
+    assert result["status"] == "success", result
+    return result["value"]
+
+
+def documents(table, host=HOST):
+    return backend_function("query", "_system/frontend/listTableScan", {"table": table}, host)
+
+
+def export_keys(bucket):
+    listed = aws("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {item["Key"] for item in listed}

@@ -83,7 +83,7 @@ def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
 def test_rerun_converges_after_the_backend_is_killed_mid_run():
     local_stage("site")  # a running stage, also when this test runs alone
     run = start_local_stage("site")
-    compose_task = "TASK [convex : Write the given MySQL CA bundle and render the compose file]"
+    compose_task = "TASK [convex : Write the compose file, the CA bundle and the export timer]"
     assert run.wait_for_line(compose_task), "".join(run.lines)[-3000:]
     killed = on_host("docker", "kill", "convex-backend-1")
     assert killed.returncode == 0, killed.stderr

@@ -15,6 +15,8 @@ from local_stage_tools import (
     DEPLOYMENTS_OF_THE_FLEET,
     PollingClient,
     aws,
+    backend_function,
+    documents,
     local_stage,
     recap,
     upgrade_under_a_polling_client,
@@ -65,6 +67,19 @@ def test_second_run_changes_nothing_on_either():
     run = fleet("site")
     assert {host: r["changed"] for host, r in recap(run.stdout).items()} == dict.fromkeys(DEPLOYMENTS, 0)
     print(f"no-op site.yml of two deployments: {run.seconds:.0f} s")
+
+
+def test_copy_data_replaces_the_targets_data_with_the_sources():
+    source, target = (DEPLOYMENTS["local-a"][0], DEPLOYMENTS["local-b"][0])
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "notes", "documents": [{"n": 1}]}, source)
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "drafts", "documents": [{"n": 2}]}, target)
+    run = fleet("site", "-e", "from=local-a", "-e", "to=local-b", playbook="copy_data.yml")
+    print(f"copy_data.yml local-a to local-b: {run.seconds:.1f} s")
+    assert "Copied local-a into local-b: 1 documents written." in run.stdout
+    assert documents("notes", target) == documents("notes", source)
+    assert documents("drafts", target) == [], "the target's other tables are emptied (replace-all)"
+    same = fleet("site", "-e", "from=local-a", "-e", "to=local-a", playbook="copy_data.yml", check=False)
+    assert same.returncode != 0 and "from and to must name two different deployments" in same.stdout
 
 
 def test_upgrade_rolls_one_deployment_after_the_other_with_every_request_answered():

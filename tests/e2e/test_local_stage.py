@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime, timezone
 
 import pytest
 from fault_proxy import FaultPolicy, FaultProxy
@@ -21,7 +22,10 @@ from local_stage_tools import (
     REPO,
     api_version,
     aws,
+    backend_function,
     controller_calls,
+    documents,
+    export_keys,
     from_this_machine,
     local_stage,
     make,
@@ -172,8 +176,10 @@ def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
     assert run.returncode != 0
     assert "the rollout stopped here" in output
     assert "It ran standin-2 before" in output
+    assert "No migration ran: to go back," in output
     assert "-e convex_version=standin-2" in output
-    assert re.search(r"restore the snapshot convex-local-before-standin-broken-\d{14} \(taken just before\)", output)
+    assert re.search(r"Snapshot taken just before: convex-local-before-standin-broken-\d{14}", output)
+    assert re.search(r"Export taken just before: s3://\S+/convex-self-hosted-\S+", output)
     # A second attempt at the same version takes a new snapshot, not the first attempt's.
     again = local_stage("site", playbook="upgrade.yml", version="standin-broken", check=False)
     assert again.returncode != 0
@@ -199,7 +205,7 @@ def test_an_upgrade_whose_snapshot_fails_says_none_was_taken_and_changes_nothing
     assert run.returncode != 0
     assert policy.answered["SnapshotQuotaExceeded"] >= 1
     assert "No snapshot was taken before this attempt" in output, output[-3000:]
-    assert "(taken just before)" not in output
+    assert "Snapshot taken just before" not in output
     assert api_version() == running, "the host must be left as it was"
 
 
@@ -220,6 +226,116 @@ def test_admin_key_playbook_prints_the_stored_key():
     assert re.search(r"CONVEX_SELF_HOSTED_ADMIN_KEY=convex-self-hosted\|[0-9a-f]{64}", run.stdout)
 
 
+def exported(output):
+    """The bucket and key backup.yml printed, and the restore command's key."""
+    match = re.search(r"Exported local: s3://([^/\s]+)/(\S+) \((\d+) bytes\)", output)
+    assert match, output[-3000:]
+    assert f"restore_export={match.group(2)}" in output
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def test_backup_then_restore_gives_back_the_documents_as_they_were():
+    backend_function(
+        "mutation",
+        "_system/frontend/addDocument",
+        {"table": "messages", "documents": [{"body": f"message {n}", "author": "e2e"} for n in range(5)]},
+    )
+    before = documents("messages")
+    assert len(before) >= 5
+    backup = local_stage("site", playbook="backup.yml")
+    bucket, key, size = exported(backup.stdout)
+    assert aws("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] == size
+    # Change, delete and add, as users would after the backup.
+    changed = {"table": "messages", "fields": {"body": "x"}}
+    backend_function("mutation", "_system/frontend/patchDocumentsFields", changed)
+    gone = [{"id": d["_id"], "tableName": "messages"} for d in before[:2]]
+    backend_function("mutation", "_system/frontend/deleteDocuments", {"toDelete": gone})
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "later", "documents": [{"n": 1}]})
+    assert documents("messages") != before
+    restore = local_stage("site", "-e", f"restore_export={key}", playbook="restore.yml")
+    print(f"backup {backup.seconds:.1f} s ({size} bytes), restore {restore.seconds:.1f} s")
+    assert documents("messages") == before, "ids, creation times and fields must all come back"
+    assert documents("later") == [], "a table the export does not hold is emptied (replace-all)"
+    assert f"{len(before)} documents written" in restore.stdout
+
+
+def test_a_restore_without_an_export_is_refused_naming_the_setting():
+    run = local_stage("site", playbook="restore.yml", check=False)
+    assert run.returncode != 0
+    assert "restore_export: give the key of an export" in run.stdout
+
+
+def test_the_export_timer_puts_a_new_export_in_the_exports_bucket():
+    backup = local_stage("site", playbook="backup.yml")
+    bucket, _key, _size = exported(backup.stdout)
+    timers = on_host("systemctl", "list-timers", "convex-export.timer", "--no-pager")
+    assert "convex-export.timer" in timers.stdout, timers.stdout
+    before = export_keys(bucket)
+    fired = on_host("systemctl", "start", "convex-export.service")
+    assert fired.returncode == 0, fired.stderr
+    assert len(export_keys(bucket) - before) == 1
+    # A failure shows in the journal with one clear line, and in the unit's state.
+    on_host("docker", "compose", "--project-directory", "/opt/convex", "stop", "backend")
+    try:
+        failed = on_host("systemctl", "start", "convex-export.service")
+        assert failed.returncode != 0
+        assert on_host("systemctl", "is-failed", "convex-export.service").stdout.strip() == "failed"
+        journal = on_host("journalctl", "-u", "convex-export", "--no-pager", "-n", "20").stdout
+        assert "convex-data: FAILED to export" in journal, journal
+    finally:
+        on_host("docker", "compose", "--project-directory", "/opt/convex", "start", "backend")
+        on_host("systemctl", "reset-failed", "convex-export.service")
+    assert local_stage("site").returncode == 0
+
+
+def task_window(output, task):
+    """When a task began and when the next one did, from profile_tasks' banners."""
+    stamps = re.findall(r"^TASK \[(.+?)\].*\n(\w+ \d+ \w+ \d+\s+[\d:]+)", output, re.MULTILINE)
+    index = [name for name, _ in stamps].index(task)
+    return banner_time(stamps[index][1]), banner_time(stamps[index + 1][1])
+
+
+def banner_time(text):
+    return datetime.strptime(text.split(" ", 1)[1], "%d %B %Y  %H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+def test_upgrade_to_a_migrating_release_waits_for_its_migrations():
+    profile = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
+    run, seen = upgrade_under_a_polling_client("standin-migrating", extra_env=profile)
+    print(f"upgrade to standin-migrating: {run.seconds:.0f} s, {json.dumps(seen)}")
+    assert seen["failed"] == 0, seen
+    assert api_version() == "standin-migrating"
+    logged = on_host("sh", "-c", "docker logs -t $(docker ps -qf name=convex-backend) 2>&1 | grep 'Migrated 2'")
+    migrated = datetime.fromisoformat(logged.stdout.split()[0][:19] + "+00:00")
+    began, ended = task_window(run.stdout, "Health gate - the backend's migrations have finished")
+    print(f"the migration gate began {began:%H:%M:%S}, 'Migrated 2' at {migrated:%H:%M:%S}, ended {ended:%H:%M:%S}")
+    assert began <= migrated <= ended, "the gate must wait for the end of the migrations"
+    exports = [line for line in run.stdout.splitlines() if "Take a snapshot export" in line]
+    assert exports, "the upgrade takes an export first"
+
+
+def test_upgrade_to_a_release_whose_migration_fails_offers_the_restore_not_a_downgrade():
+    failing = "standin-migration-fails"
+    wait = "upgrade_migration_timeout=20"
+    run = local_stage("site", "-e", wait, playbook="upgrade.yml", version=failing, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "the rollout stopped here" in output
+    assert "ran database migrations (3)" in output, output[-3000:]
+    assert "No migration ran" not in output and "-e convex_version=standin-migrating" not in output
+    match = re.search(r"Export taken just before: s3://([^/\s]+)/(\S+)", output)
+    assert match, output[-3000:]
+    assert f"restore.yml -i {REPO}/inventories/local --limit local -e restore_export={match.group(2)}" in output
+    aws("s3").head_object(Bucket=match.group(1), Key=match.group(2))
+    snapshot = re.search(r"Snapshot taken just before: (convex-local-before-standin-migration-fails-\d{14})", output)
+    assert snapshot, output[-3000:]
+    names = [s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+    assert snapshot.group(1) in names
+    # The failed migration committed nothing: the release before it starts on this database again.
+    local_stage("site", version="standin-migrating")
+    assert api_version() == "standin-migrating"
+
+
 # The README's stage commands are written for the dev stage; here they run on the local one.
 README_TO_LOCAL = {"dev.convex.example.com": "convex.localhost", "convex-dev": "convex-local"}
 # What each README stage command must show, by a word of the command.
@@ -228,7 +344,7 @@ README_EXPECTED = {
         "CONVEX_CLOUD_ORIGIN=https://api.convex.localhost",
         "CONVEX_SITE_ORIGIN=https://site.convex.localhost",
     ],
-    "/version": ["standin-2"],
+    "/version": ["standin-migrating"],
     "logs --tail": ["backend"],
     "metadata_options": ['"http_put_response_hop_limit": 2', '"http_tokens": "required"'],
     "getent hosts": ["127.0.0.1"],
