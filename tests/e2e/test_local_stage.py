@@ -291,7 +291,7 @@ def test_the_export_timer_puts_a_new_export_in_the_exports_bucket():
 def task_window(output, task):
     """When a task began and when the next one did, from profile_tasks' banners."""
     stamps = re.findall(r"^TASK \[(.+?)\].*\n(\w+ \d+ \w+ \d+\s+[\d:]+)", output, re.MULTILINE)
-    index = [name for name, _ in stamps].index(task)
+    index = [name for name, _stamp in stamps].index(task)
     return banner_time(stamps[index][1]), banner_time(stamps[index + 1][1])
 
 

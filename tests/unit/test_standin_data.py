@@ -37,7 +37,7 @@ def data(tmp_path):
 
 def finished_export(data):
     data.request_export(include_storage=True)
-    for _ in range(200):
+    for _attempt in range(200):
         latest = data.system_latest("_exports")[0]
         if latest["state"] == "completed":
             return latest
@@ -50,7 +50,7 @@ def test_an_export_zip_has_upstreams_layout(data):
     export = finished_export(data)
     # crates/model/src/exports/types.rs: the completed state's fields, int64 as strings in JSON.
     assert {"start_ts", "complete_ts", "expiration_ts", "zip_object_key", "size"} <= set(export)
-    _, blob = data.export_zip(export["start_ts"])
+    _export, blob = data.export_zip(export["start_ts"])
     assert int(export["size"]) == len(blob)
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         names = archive.namelist()
@@ -81,7 +81,7 @@ def test_replace_all_import_puts_back_the_exported_documents_and_empties_other_t
     before = data.scan("messages")
     data.patch("messages", {"body": "changed"}, None)
     data.add("later", [{"n": 1}])
-    _, blob = data.export_zip(export["start_ts"])
+    _export, blob = data.export_zip(export["start_ts"])
     token = data.storage.start_upload("snapshot_imports")
     part = data.storage.upload_part("snapshot_imports", token, 1, blob)
     import_id = data.finish_upload({"format": "zip", "mode": "replaceAll"}, token, [part])
@@ -89,7 +89,7 @@ def test_replace_all_import_puts_back_the_exported_documents_and_empties_other_t
     # crates/model/src/snapshot_imports/types.rs: uploaded, then waiting_for_confirmation, which
     # needs a manual confirmation when rows would be deleted.
     assert state["state"] in ("uploaded", "waiting_for_confirmation")
-    for _ in range(200):
+    for _attempt in range(200):
         state = data.public_import(import_id)["state"]
         if state["state"] != "uploaded":
             break

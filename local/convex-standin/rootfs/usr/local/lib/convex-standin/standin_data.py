@@ -38,7 +38,7 @@ def now_ns():
 
 
 def new_id():
-    return "".join(secrets.choice(ID_ALPHABET) for _ in range(32))
+    return "".join(secrets.choice(ID_ALPHABET) for _position in range(32))
 
 
 class Data:

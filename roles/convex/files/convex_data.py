@@ -1,7 +1,7 @@
-#!/usr/bin/python3
 """convex-data: snapshot exports, imports and the migration log of the Convex backend on this host.
 
-Installed by the convex_selfhost.aws convex role. The backup, restore, copy and upgrade playbooks
+Installed by the convex_selfhost.aws convex role as /usr/local/sbin/convex-data, with the host's
+python3 as its interpreter. The backup, restore, copy and upgrade playbooks
 and the daily export timer all run it; it needs only Python's standard library, and no admin key
 is stored anywhere: each run mints one with the backend's own generate_admin_key.sh.
 
@@ -43,7 +43,7 @@ def installed_project():
     try:
         with open("/etc/default/convex-data", encoding="utf-8") as settings:
             for line in settings:
-                name, _, value = line.strip().partition("=")
+                name, _equals, value = line.strip().partition("=")
                 if name == "CONVEX_PROJECT" and value:
                     return value
     except FileNotFoundError:
@@ -205,7 +205,7 @@ def migrations(options):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="convex-data", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="convex-data", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--project", default=installed_project(), help="the compose project's folder")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds to wait for an export or import")
     commands = parser.add_subparsers(dest="command", required=True)
