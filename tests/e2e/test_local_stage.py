@@ -308,7 +308,8 @@ def test_upgrade_to_a_migrating_release_waits_for_its_migrations():
     print(f"upgrade to standin-migrating: {run.seconds:.0f} s, {json.dumps(seen)}")
     assert seen["failed"] == 0, seen
     assert api_version() == "standin-migrating"
-    logged = on_host("sh", "-c", "docker logs -t $(docker ps -qf name=convex-backend) 2>&1 | grep 'Migrated 2'")
+    # The line itself, not the one before it that names it ("Wait for log line 'Migrated 2'").
+    logged = on_host("sh", "-c", "docker logs -t $(docker ps -qf name=convex-backend) 2>&1 | grep -E 'Migrated 2$'")
     migrated = datetime.fromisoformat(logged.stdout.split()[0][:19] + "+00:00")
     began, ended = task_window(run.stdout, "Health gate - the backend's migrations have finished")
     print(f"the migration gate began {began:%H:%M:%S}, 'Migrated 2' at {migrated:%H:%M:%S}, ended {ended:%H:%M:%S}")
