@@ -14,6 +14,7 @@ RULES = {
     "dns_label": rules.dns_label_problem,
     "email": rules.email_problem,
     "cidr": rules.cidr_problem,
+    "address": rules.address_problem,
     "version": rules.version_problem,
     "instance_name": rules.instance_name_problem,
     "registry": rules.registry_problem,

@@ -4,7 +4,9 @@ requires TLS. Used by the database module and by the deployment module."""
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
@@ -33,11 +35,19 @@ ARGUMENT_SPEC = {
     "snapshot_identifier": {"type": "str"},
     "skip_final_snapshot": {"type": "bool", "default": False},
     "final_snapshot_identifier": {"type": "str"},
+    "instance_identifier": {"type": "str"},
+    "restore_snapshot": {"type": "str"},
+    "restore_time": {"type": "str"},
+    "restore_source": {"type": "str"},
     **tag_helpers.ARGUMENT_SPEC,
 }
 
 SECURE_TRANSPORT = "require_secure_transport"
 INSTANCE_MISSING = {"DBInstanceNotFound", "DBInstanceNotFoundFault"}
+SNAPSHOT_MISSING = {"DBSnapshotNotFound", "DBSnapshotNotFoundFault"}
+# Final snapshots are named <instance>-final-<UTC time>; nothing this collection does removes one.
+FINAL_TIME = "%Y%m%d%H%M%S"
+FINAL_SNAPSHOT = re.compile(r"-final-\d{14}$")
 SUBNET_GROUP_MISSING = {"DBSubnetGroupNotFoundFault"}
 PARAMETER_GROUP_MISSING = {"DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"}
 
@@ -59,12 +69,15 @@ def family_of(version):
 
 
 class Database:
-    """params is the database's options (the module's, or what the deployment module gives)."""
+    """params is the database's options (the module's, or what the deployment module gives).
+    name names the subnet and parameter groups; the instance is name too, unless a restore made
+    another one (instance_identifier)."""
 
     def __init__(self, module, params, actions=None):
         self.module = module
         self.params = params
         self.name = params["name"]
+        self.instance_name = params.get("instance_identifier") or self.name
         self.rds = module.aws_client("rds")
         self.actions = actions or Actions(module, params)
         self.family = family_of(self.params["engine_version"])
@@ -85,7 +98,7 @@ class Database:
                 "look up the DB instance",
                 "describe_db_instances",
                 missing=INSTANCE_MISSING,
-                DBInstanceIdentifier=self.name,
+                DBInstanceIdentifier=self.instance_name,
             )
             self.found = (listed["DBInstances"][0] if listed and listed["DBInstances"] else None,)
         return self.found[0]
@@ -173,7 +186,7 @@ class Database:
     def create_instance(self):
         params = self.params
         request = {
-            "DBInstanceIdentifier": self.name,
+            "DBInstanceIdentifier": self.instance_name,
             "Engine": "mysql",
             "EngineVersion": params["engine_version"],
             "DBInstanceClass": params["instance_class"],
@@ -199,7 +212,9 @@ class Database:
         if params["max_allocated_storage"]:
             request["MaxAllocatedStorage"] = params["max_allocated_storage"]
         created = self.act(
-            f"create the MySQL {params['engine_version']} instance {self.name}", "create_db_instance", **request
+            f"create the MySQL {params['engine_version']} instance {self.instance_name}",
+            "create_db_instance",
+            **request,
         )
         return created["DBInstance"] if created else None
 
@@ -207,8 +222,8 @@ class Database:
         params = self.params
         if not instance.get("StorageEncrypted"):
             self.module.fail_json(
-                msg=f"the DB instance {self.name} is not encrypted and RDS cannot encrypt it in place: restore a "
-                "snapshot into an encrypted instance, or remove it"
+                msg=f"the DB instance {self.instance_name} is not encrypted and RDS cannot encrypt it in place: "
+                "restore a snapshot into an encrypted instance, or remove it"
             )
         running = instance.get("EngineVersion", "")
         wanted = params["engine_version"]
@@ -239,22 +254,22 @@ class Database:
             modify["DBParameterGroupName"] = self.parameter_group
         if modify:
             self.act(
-                f"modify {self.name}: {', '.join(sorted(modify))}",
+                f"modify {self.instance_name}: {', '.join(sorted(modify))}",
                 "modify_db_instance",
-                DBInstanceIdentifier=self.name,
+                DBInstanceIdentifier=self.instance_name,
                 ApplyImmediately=True,
                 **modify,
             )
         arn = instance["DBInstanceArn"]
         self.actions.repair_tags(
-            self.name,
+            self.instance_name,
             dict_tags(instance.get("TagList")),
             self.actions.wanted_tags(),
             add=lambda tags: self.call(
-                f"tag {self.name}", "add_tags_to_resource", ResourceName=arn, Tags=aws_tags(tags)
+                f"tag {self.instance_name}", "add_tags_to_resource", ResourceName=arn, Tags=aws_tags(tags)
             ),
             remove=lambda keys: self.call(
-                f"untag {self.name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=keys
+                f"untag {self.instance_name}", "remove_tags_from_resource", ResourceName=arn, TagKeys=keys
             ),
         )
 
@@ -271,15 +286,103 @@ class Database:
                 f"take the snapshot {identifier}",
                 "create_db_snapshot",
                 DBSnapshotIdentifier=identifier,
-                DBInstanceIdentifier=self.name,
+                DBInstanceIdentifier=self.instance_name,
                 Tags=aws_tags(self.actions.wanted_tags()),
             )
         if self.params["wait"]:
             self.wait_for("db_snapshot_available", f"the snapshot {identifier}", DBSnapshotIdentifier=identifier)
 
+    # --- restore -------------------------------------------------------------------------
+    def restoring(self):
+        return bool(self.params["restore_snapshot"] or self.params["restore_time"])
+
+    def restore_problems(self):
+        """Why the restore cannot start, read before anything is made: the snapshot must exist,
+        be of MySQL and be encrypted (RDS cannot encrypt the restored instance otherwise)."""
+        snapshot = self.params["restore_snapshot"]
+        if not snapshot:
+            return []
+        found = self.call(
+            "look up the snapshot to restore",
+            "describe_db_snapshots",
+            missing=SNAPSHOT_MISSING,
+            DBSnapshotIdentifier=snapshot,
+        )
+        if not found or not found["DBSnapshots"]:
+            return [f"restore_snapshot: no RDS snapshot {snapshot} exists in this account and region"]
+        problems = []
+        if found["DBSnapshots"][0].get("Engine") != "mysql":
+            problems.append(f"restore_snapshot: {snapshot} is a {found['DBSnapshots'][0].get('Engine')} snapshot")
+        if not found["DBSnapshots"][0].get("Encrypted"):
+            problems.append(f"restore_snapshot: {snapshot} is not encrypted, and its restored instance would not be")
+        return problems
+
+    def restore_instance(self):
+        """The new instance, from the snapshot or the source instance at a point in time, with the
+        deployment's groups, class and tags (a restore takes none of them from its source)."""
+        params = self.params
+        request = {
+            "DBInstanceClass": params["instance_class"],
+            "DBSubnetGroupName": self.name,
+            "DBParameterGroupName": self.parameter_group,
+            "VpcSecurityGroupIds": params["security_group_ids"],
+            "PubliclyAccessible": False,
+            "MultiAZ": params["multi_az"],
+            "DeletionProtection": params["deletion_protection"],
+            "CopyTagsToSnapshot": True,
+            "AutoMinorVersionUpgrade": True,
+            "StorageType": "gp3",
+            "Tags": aws_tags(self.actions.wanted_tags()),
+        }
+        if params["max_allocated_storage"]:
+            request["MaxAllocatedStorage"] = params["max_allocated_storage"]
+        if params["restore_snapshot"]:
+            restored = self.act(
+                f"restore the snapshot {params['restore_snapshot']} into the new instance {self.instance_name}",
+                "restore_db_instance_from_db_snapshot",
+                DBInstanceIdentifier=self.instance_name,
+                DBSnapshotIdentifier=params["restore_snapshot"],
+                **request,
+            )
+        else:
+            source = params["restore_source"] or self.name
+            restored = self.act(
+                f"restore {source} as it was at {params['restore_time']} into the new instance {self.instance_name}",
+                "restore_db_instance_to_point_in_time",
+                SourceDBInstanceIdentifier=source,
+                TargetDBInstanceIdentifier=self.instance_name,
+                RestoreTime=restore_time(params["restore_time"]),
+                **request,
+            )
+        return restored["DBInstance"] if restored else None
+
+    def finish_restore(self):
+        """Once the restored instance is available: the stage's password (a snapshot carries its
+        source's) and the settings a restore does not take (backup retention), so the next run
+        finds nothing to change."""
+        instance = self.instance(fresh=True)
+        if instance is None:  # check mode: the restore was only recorded
+            return {}
+        self.act(
+            f"set the administrator password of {self.instance_name} to the stage's",
+            "modify_db_instance",
+            DBInstanceIdentifier=self.instance_name,
+            MasterUserPassword=self.params["master_password"],
+            ApplyImmediately=True,
+        )
+        self.repair_instance(instance)
+        self.wait_for(
+            "db_instance_available", f"the DB instance {self.instance_name}", DBInstanceIdentifier=self.instance_name
+        )
+        return describe(self.instance(fresh=True))
+
     def ensure(self):
         instance = self.instance()
-        if instance is None:
+        if instance is None and self.restoring():
+            problems = self.restore_problems()
+            if problems:
+                self.module.fail_json(msg="; ".join(problems) + "; nothing was changed")
+        elif instance is None:
             # Checked before the groups are made, so a refused run leaves nothing behind.
             missing = []
             if not self.params["master_password"]:
@@ -293,7 +396,7 @@ class Database:
         self.ensure_subnet_group(instance)
         self.ensure_parameter_group()
         if instance is None:
-            instance = self.create_instance()
+            instance = self.restore_instance() if self.restoring() else self.create_instance()
         else:
             self.repair_instance(instance)
         result = {}
@@ -301,7 +404,11 @@ class Database:
             self.ensure_snapshot()
             result["snapshot_identifier"] = self.params["snapshot_identifier"]
         if self.params["wait"] and instance is not None:
-            self.wait_for("db_instance_available", f"the DB instance {self.name}", DBInstanceIdentifier=self.name)
+            self.wait_for(
+                "db_instance_available",
+                f"the DB instance {self.instance_name}",
+                DBInstanceIdentifier=self.instance_name,
+            )
         if self.actions.changes and not self.module.check_mode or self.params["wait"]:
             instance = self.instance(fresh=True) or instance
         result.update(describe(instance))
@@ -309,34 +416,79 @@ class Database:
         return result
 
     # --- absent --------------------------------------------------------------------------
-    def remove(self, lifted=False):
-        """lifted: the caller has turned deletion protection off in this run."""
-        instance = self.instance()
+    def remove_instance(self, identifier, lift, lifted=False):
+        """Delete one instance, with a final snapshot unless skip_final_snapshot (whose identifier
+        is returned). lift: the operator confirmed the removal, so deletion protection is turned
+        off first; without it a protected instance stops the run. lifted: the caller has turned
+        it off in this run already (protection.lift), which check mode cannot show here."""
+        listed = self.call(
+            f"look up the DB instance {identifier}",
+            "describe_db_instances",
+            missing=INSTANCE_MISSING,
+            DBInstanceIdentifier=identifier,
+        )
+        instance = listed["DBInstances"][0] if listed and listed["DBInstances"] else None
+        if instance is None:
+            return {}
+        protected = instance.get("DeletionProtection") and not lifted
+        if protected and not lift:
+            self.module.fail_json(
+                msg=f"the DB instance {identifier} has deletion protection on; nothing was deleted. Set "
+                "deletion_protection: false with state: present first if it really must go"
+            )
+        if protected:
+            self.act(
+                f"turn off the deletion protection of {identifier}",
+                "modify_db_instance",
+                DBInstanceIdentifier=identifier,
+                DeletionProtection=False,
+                ApplyImmediately=True,
+            )
+        if lift:
+            # RDS refuses to delete an instance still applying the change that lifted it.
+            self.wait_for(
+                "db_instance_available", f"lifting the protection of {identifier}", DBInstanceIdentifier=identifier
+            )
+        request = {"DBInstanceIdentifier": identifier, "DeleteAutomatedBackups": False}
         result = {}
-        if instance is not None:
-            if lifted:
-                # RDS refuses to delete an instance still applying the change that lifted it.
-                self.wait_for(
-                    "db_instance_available", f"lifting the protection of {self.name}", DBInstanceIdentifier=self.name
-                )
-            elif instance.get("DeletionProtection"):
-                self.module.fail_json(
-                    msg=f"the DB instance {self.name} has deletion protection on; nothing was deleted. Set "
-                    "deletion_protection: false with state: present first if it really must go"
-                )
-            request = {"DBInstanceIdentifier": self.name, "DeleteAutomatedBackups": False}
-            if self.params["skip_final_snapshot"]:
-                request["SkipFinalSnapshot"] = True
-            else:
-                final = (
-                    self.params["final_snapshot_identifier"]
-                    or f"{self.name}-final-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
-                )
-                request["FinalDBSnapshotIdentifier"] = final
-                result["snapshot_identifier"] = final
-            self.act(f"delete the DB instance {self.name}", "delete_db_instance", **request)
-            # The groups cannot go while the instance still uses them.
-            self.wait_for("db_instance_deleted", f"deleting {self.name}", DBInstanceIdentifier=self.name)
+        if self.params["skip_final_snapshot"]:
+            request["SkipFinalSnapshot"] = True
+        else:
+            final = (identifier == self.instance_name and self.params["final_snapshot_identifier"]) or (
+                f"{identifier}-final-{time.strftime(FINAL_TIME, time.gmtime())}"
+            )
+            request["FinalDBSnapshotIdentifier"] = final
+            result["snapshot_identifier"] = final
+        self.act(f"delete the DB instance {identifier}", "delete_db_instance", **request)
+        self.wait_for("db_instance_deleted", f"deleting {identifier}", DBInstanceIdentifier=identifier)
+        return result
+
+    def remove_snapshots(self, tag, value):
+        """Delete the manual snapshots that carry tag=value (upgrade snapshots, and those RDS copied
+        the instance's tags onto), of whichever instance, but never a final snapshot (taken when
+        an instance was deleted: the last copy of its data). Their identifiers."""
+        found = self.call(
+            "list the manual snapshots", "paginate", operation="describe_db_snapshots", SnapshotType="manual"
+        )["DBSnapshots"]
+        removed = sorted(
+            s["DBSnapshotIdentifier"]
+            for s in found
+            if dict_tags(s.get("TagList")).get(tag) == value and not FINAL_SNAPSHOT.search(s["DBSnapshotIdentifier"])
+        )
+        for identifier in removed:
+            self.act(f"delete the snapshot {identifier}", "delete_db_snapshot", DBSnapshotIdentifier=identifier)
+        return removed
+
+    def remove(self, lifted=False, kept=()):
+        """The instance, the kept ones (earlier instances a restore replaced), then the groups,
+        which cannot go while an instance uses them. lifted: the caller has confirmed the removal
+        and turned the current instance's deletion protection off in this run."""
+        result = {}
+        kept_snapshots = [self.remove_instance(identifier, lift=lifted) for identifier in kept]
+        if self.instance() is not None:
+            result = self.remove_instance(self.instance_name, lift=lifted, lifted=lifted)
+        if any(kept_snapshots):
+            result["kept_snapshot_identifiers"] = [s["snapshot_identifier"] for s in kept_snapshots if s]
         if self.subnet_group():
             self.act("delete the DB subnet group", "delete_db_subnet_group", DBSubnetGroupName=self.name)
         for family in ("mysql8.0", "mysql8.4"):
@@ -344,6 +496,11 @@ class Database:
             if self.secure_transport(group) is not False:
                 self.act(f"delete the parameter group {group}", "delete_db_parameter_group", DBParameterGroupName=group)
         return result
+
+
+def restore_time(text):
+    """The point in time to restore to, from ISO 8601 text with its time zone (2026-11-24T09:30:00Z)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def describe(instance):
@@ -357,4 +514,5 @@ def describe(instance):
         "master_username": instance.get("MasterUsername"),
         "ca_certificate_identifier": instance.get("CACertificateIdentifier"),
         "engine_version": instance.get("EngineVersion"),
+        "instance_identifier": instance.get("DBInstanceIdentifier"),
     }

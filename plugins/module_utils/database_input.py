@@ -5,10 +5,13 @@ module and the deployment module."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 
 _IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,49}(?<!-)")
+# RDS's own limit for an instance identifier: the restored instances' names are longer than name.
+_INSTANCE = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 _DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 _PASSWORD_FORBIDDEN = set('/@" ')
@@ -38,6 +41,7 @@ def input_problems(params):
         )
     if not _USERNAME.fullmatch(params["master_username"]):
         problems.append(f"master_username '{params['master_username']}' must be 1 to 16 letters, digits or '_'")
+    problems.extend(restore_problems(params))
     password = params["master_password"]
     if password is not None and (len(password) < 8 or len(password) > 41 or _PASSWORD_FORBIDDEN & set(password)):
         problems.append("master_password must be 8 to 41 characters without '/', '@', '\"' or spaces")
@@ -48,4 +52,32 @@ def storage_limit_problem(params):
     limit = params["max_allocated_storage"]
     if limit and limit <= params["allocated_storage"]:
         return f"{limit} must be above allocated_storage ({params['allocated_storage']}), or 0 to keep storage fixed"
+    return None
+
+
+def restore_problems(params):
+    problems = []
+    identifier = params.get("instance_identifier")
+    if identifier and not _INSTANCE.fullmatch(identifier):
+        problems.append(
+            f"instance_identifier '{identifier}' is not an RDS identifier: use 1 to 63 letters, digits and single "
+            "hyphens, starting with a letter"
+        )
+    snapshot, when = params.get("restore_snapshot"), params.get("restore_time")
+    if snapshot and when:
+        problems.append("restore_snapshot and restore_time: give one source to restore from, not both")
+    if (snapshot or when) and not identifier:
+        problems.append("instance_identifier must name the new instance a restore makes")
+    if when and restore_time_problem(when):
+        problems.append(f"restore_time {restore_time_problem(when)}")
+    return problems
+
+
+def restore_time_problem(when):
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return f"'{when}' is not an ISO 8601 time with its time zone, such as 2026-11-24T09:30:00Z"
     return None

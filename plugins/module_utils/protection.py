@@ -66,9 +66,9 @@ def recorded(host, database, thorough):
     db = database.instance()
     if db is not None:
         if PROTECTED_KEY in dict_tags(db.get("TagList")):
-            found.append(f"the database {database.name} carries the tag {PROTECTED_KEY}")
+            found.append(f"the database {database.instance_name} carries the tag {PROTECTED_KEY}")
         if db.get("DeletionProtection"):
-            found.append(f"the database {database.name} has deletion protection")
+            found.append(f"the database {database.instance_name} has deletion protection")
     return found
 
 
@@ -90,9 +90,9 @@ def lift(host, database, found):
         host.set_termination_protection(instance["InstanceId"], False)
     if any("deletion protection" in line for line in found):
         database.act(
-            f"turn off the deletion protection of {database.name}",
+            f"turn off the deletion protection of {database.instance_name}",
             "modify_db_instance",
-            DBInstanceIdentifier=database.name,
+            DBInstanceIdentifier=database.instance_name,
             DeletionProtection=False,
             ApplyImmediately=True,
         )

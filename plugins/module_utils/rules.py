@@ -147,6 +147,15 @@ def cidr_problem(value, version=None):
     return None
 
 
+def address_problem(value):
+    """One IP address (IPv4 or IPv6), without a range."""
+    try:
+        ipaddress.ip_address(value if isinstance(value, str) else None)
+    except ValueError:
+        return f"{value!r} is not an IP address such as 203.0.113.10"
+    return None
+
+
 def world_open(value):
     """True for a range that lets in every address (0.0.0.0/0 or ::/0)."""
     return cidr_problem(value) is None and ipaddress.ip_network(value).prefixlen == 0

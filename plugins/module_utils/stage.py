@@ -279,6 +279,8 @@ def derive(values, account_id, partition):
         "bucket_env": {BUCKET_PURPOSES[purpose][1]: bucket for purpose, bucket in buckets.items()},
         "parameter_path": parameter_path,
         "parameters": {secret: f"{parameter_path}/{secret}" for secret in SECRETS},
+        # Which RDS instance is the database (module_utils/database_record.py).
+        "database_record": f"{parameter_path}/database",
         "database_name": values["convex_instance_name"].replace("-", "_"),
         "host_names": hosts,
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},

@@ -127,6 +127,28 @@ options:
     description:
       - Identifier of the final snapshot taken on removal. C(<name>-final-<UTC time>) by default.
     type: str
+  instance_identifier:
+    description:
+      - Identifier of the DB instance when it is not O(name), as after a restore; the subnet and
+        parameter groups keep O(name). Up to 63 letters, digits and single hyphens.
+    type: str
+  restore_snapshot:
+    description:
+      - Make a missing O(instance_identifier) by restoring this RDS snapshot (an encrypted MySQL one)
+        instead of creating an empty instance. An existing instance is left as it is.
+      - The restored instance gets this module's class, groups, protection and tags, not the
+        source's. Its administrator password is the snapshot's until it is set again; the
+        deployment module sets it.
+    type: str
+  restore_time:
+    description:
+      - Make a missing O(instance_identifier) by restoring O(restore_source) as it was at this
+        moment, ISO 8601 with a time zone (C(2026-11-24T09:30:00Z)), within its backup retention.
+    type: str
+  restore_source:
+    description:
+      - The instance O(restore_time) restores from. O(name) by default.
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -205,6 +227,10 @@ engine_version:
   description: MySQL version RDS runs.
   returned: when the instance exists
   type: str
+instance_identifier:
+  description: The DB instance's identifier.
+  returned: when the instance exists
+  type: str
 snapshot_identifier:
   description: The manual snapshot taken or found on this run.
   returned: when O(snapshot_identifier) is set, or a final snapshot is taken
@@ -231,7 +257,7 @@ def main():
     result = database.remove() if module.params["state"] == "absent" else database.ensure()
     module.exit_json(
         **database.actions.outcome(),
-        db_instance_identifier=database.name,
+        db_instance_identifier=database.instance_name,
         database_name=module.params["database_name"],
         **result,
     )

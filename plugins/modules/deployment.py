@@ -51,6 +51,14 @@ options:
       - With O(state=absent), remove the buckets too, with what they hold. Without it they are kept.
     type: bool
     default: false
+  remove_snapshots:
+    description:
+      - With O(state=absent), remove the deployment's manual snapshots too - those carrying its
+        C(convex_selfhost:stage) tag, such as the upgrade snapshots, of whichever instance it had -
+        but never a final snapshot (C(<instance>-final-<UTC time>)), the last copy of a removed
+        instance's data.
+    type: bool
+    default: false
   confirm:
     description:
       - The deployment's name, given by the operator to allow what protection otherwise stops.
@@ -68,6 +76,28 @@ options:
         C(teardown_confirm).
     type: str
     default: confirm
+  restore_snapshot:
+    description:
+      - Restore this RDS snapshot into a new instance and make it the deployment's database. The
+        instance it replaces is kept (see O(remove_kept)); which one is current is recorded in SSM
+        (the stage model's C(database_record)), so later runs keep using the new one.
+      - The new instance's name follows from the source, so a restore that failed half-way is
+        taken up again by the same command. Once it is current, the same command changes nothing.
+      - A protected deployment needs O(confirm). Waits until the new instance is available.
+    type: str
+    default: ""
+  restore_time:
+    description:
+      - Like O(restore_snapshot), from the current instance as it was at this moment (ISO 8601
+        with a time zone, such as C(2026-11-24T09:30:00Z)), within its backup retention.
+    type: str
+    default: ""
+  remove_kept:
+    description:
+      - Delete this kept instance (one a restore replaced), with a final snapshot. Always needs
+        O(confirm).
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -110,13 +140,25 @@ buckets:
   returned: with O(state=present)
   type: dict
 database:
-  description: What the database module returns for the deployment's database.
+  description:
+    - What the database module returns for the deployment's database. With O(state=absent),
+      C(kept_snapshot_identifiers) lists the final snapshots of the kept instances removed with it;
+      with O(remove_kept), C(removed_snapshot_identifier) names the removed one's.
   returned: with O(state=present), and with O(state=absent) when a final snapshot was taken
+  type: dict
+database_record:
+  description: Which instance is the deployment's database (C(current)), and which are kept (C(kept)).
+  returned: with O(state=present)
   type: dict
 host:
   description: What the instance module returns for the deployment's host.
   returned: with O(state=present)
   type: dict
+snapshots_removed:
+  description: With O(remove_snapshots), the manual snapshots removed.
+  returned: with O(state=absent) and O(remove_snapshots)
+  type: list
+  elements: str
 protection_lifted:
   description: With O(state=absent), the protection found in AWS and lifted (confirmed by O(confirm)).
   returned: with O(state=absent)
@@ -134,6 +176,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     buckets,
     database,
+    database_input,
+    database_record,
     host,
     network,
     protection,
@@ -141,6 +185,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
 )
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.stage import STAGE_TAG
 
 # Ids a resource made in check mode would have: nothing is sent to AWS with them.
 NEW = "(new)"
@@ -183,6 +228,8 @@ def resources(stage, password):
             database.ARGUMENT_SPEC,
             {
                 "name": stage["resource_name"],
+                # Another instance than the one named after the deployment, after a restore.
+                "instance_identifier": stage.get("database_instance") or stage["resource_name"],
                 "engine_version": settings["stage_db_engine_version"],
                 "instance_class": settings["stage_db_instance_class"],
                 "allocated_storage": settings["stage_db_storage_gb"],
@@ -228,6 +275,46 @@ def input_problems(wanted):
     return problems
 
 
+def database_problems(params, stage):
+    """What is wrong with a restore or a removal asked of the database, before any AWS call."""
+    problems = []
+    if params["state"] == "absent" and (params["restore_snapshot"] or params["restore_time"] or params["remove_kept"]):
+        problems.append("restore_snapshot, restore_time and remove_kept go with state=present")
+    if params["restore_snapshot"] and params["restore_time"]:
+        problems.append("restore_snapshot and restore_time: give one source to restore from, not both")
+    if params["restore_time"] and database_input.restore_time_problem(params["restore_time"]):
+        problems.append(f"restore_time {database_input.restore_time_problem(params['restore_time'])}")
+    kept = stage.get("database_kept") or []
+    removing = params["remove_kept"]
+    if removing and removing not in kept:
+        problems.append(
+            f"remove_kept: {removing} is not a kept database of {stage['name']} (kept: {', '.join(kept) or 'none'})"
+        )
+    if removing and params["confirm"] != stage["name"]:
+        problems.append(
+            f"remove_kept: deleting the database {removing} needs the deployment's name as confirmation "
+            f"(-e {params['confirm_variable']}={stage['name']})"
+        )
+    return problems
+
+
+def restore_target(module, stage):
+    """The new instance a restore makes; None when none is asked, or when the current instance is
+    already the one this source gave (a re-run of the same restore changes nothing)."""
+    source = module.params["restore_snapshot"] or module.params["restore_time"]
+    if not source:
+        return None
+    target = database_record.restored_name(stage["resource_name"], source)
+    if target == stage["database_instance"]:
+        return None
+    if target in stage["database_kept"]:
+        module.fail_json(
+            msg=f"{target}, restored from {source} before, is kept but no longer current; its data may have changed "
+            f"since. Remove it first (remove_kept={target}) to restore {source} again; nothing was changed"
+        )
+    return target
+
+
 def side_by_side(*calls):
     """Run the calls at once; their results in order. A failure in one fails the module as usual."""
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
@@ -236,11 +323,27 @@ def side_by_side(*calls):
 
 
 def present(module, actions, wanted):
+    stage, params = module.params["stage"], module.params
     made_database = database.Database(module, wanted["database"], actions)
     made_host = host.Host(module, wanted["host"], actions)
     # Protection recorded in AWS is checked before anything is written; its reads are the ones
     # the host and database use below.
-    protection.guard(module, module.params["stage"], made_host, made_database, removing=False)
+    found = protection.guard(module, stage, made_host, made_database, removing=False)
+    target = restore_target(module, stage)
+    if target:
+        # A restore replaces the deployment's data: protection stops it too, unless confirmed.
+        why = protection.replacing_refusal(
+            stage["name"], found, stage["protected"], params["confirm"], params["confirm_variable"]
+        )
+        if why:
+            module.fail_json(msg=why, protection=found)
+        wanted["database"].update(
+            instance_identifier=target,
+            restore_snapshot=params["restore_snapshot"] or None,
+            restore_time=params["restore_time"] or None,
+            restore_source=stage["database_instance"],
+        )
+        made_database = database.Database(module, wanted["database"], actions)
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     net, stored = side_by_side(made_network.ensure, made_buckets.ensure)
@@ -257,10 +360,22 @@ def present(module, actions, wanted):
         names = module.params["stage"]["host_names"].values()
         wanted["records"]["records"] = dict.fromkeys(names, machine["public_ip"])
         records.Records(module, wanted["records"], actions).ensure()
-    if module.params["wait_for_database"]:
+    record = {"current": stage["database_instance"], "kept": list(stage["database_kept"])}
+    if module.params["wait_for_database"] or target:
         made_database.params["wait"] = True
         db = made_database.ensure()
-    return {"network": net, "buckets": stored, "database": db, "host": machine}
+    if target:
+        # Only a restored instance that is available, with the stage's password, becomes the
+        # deployment's database; the one it replaces is kept.
+        db = made_database.finish_restore() or db
+        record = {"current": target, "kept": [*record["kept"], record["current"]]}
+        database_record.write(actions, module.aws_client("ssm"), stage["database_record"], record)
+    if params["remove_kept"]:
+        removed = made_database.remove_instance(params["remove_kept"], lift=True)
+        record["kept"] = [k for k in record["kept"] if k != params["remove_kept"]]
+        database_record.write(actions, module.aws_client("ssm"), stage["database_record"], record)
+        db = {**db, "removed_snapshot_identifier": removed.get("snapshot_identifier", "")}
+    return {"network": net, "buckets": stored, "database": db, "host": machine, "database_record": record}
 
 
 def absent(module, actions, wanted):
@@ -277,7 +392,15 @@ def absent(module, actions, wanted):
         records.Records(module, wanted["records"], actions).ensure()
     made_host.remove(lifted=True)
     wanted["database"]["skip_final_snapshot"] = not module.params["final_snapshot"]
-    result = {"database": made_database.remove(lifted=True), "protection_lifted": found}
+    stage = module.params["stage"]
+    result = {
+        "database": made_database.remove(lifted=True, kept=stage.get("database_kept") or []),
+        "protection_lifted": found,
+    }
+    if module.params["remove_snapshots"]:
+        result["snapshots_removed"] = made_database.remove_snapshots(STAGE_TAG, stage["name"])
+    # With its instances gone, the record of which was current would name what no longer exists.
+    database_record.remove(actions, module.aws_client("ssm"), stage["database_record"])
     if module.params["remove_buckets"]:
         buckets.Buckets(module, wanted["buckets"], actions).remove()
     network.Network(module, wanted["network"], actions).remove()
@@ -293,13 +416,17 @@ def main():
             "wait_for_database": {"type": "bool", "default": False},
             "final_snapshot": {"type": "bool", "default": True},
             "remove_buckets": {"type": "bool", "default": False},
+            "remove_snapshots": {"type": "bool", "default": False},
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
+            "restore_snapshot": {"type": "str", "default": ""},
+            "restore_time": {"type": "str", "default": ""},
+            "remove_kept": {"type": "str", "default": ""},
         }
     )
     stage = module.params["stage"]
     wanted = resources(stage, module.params["master_password"])
-    module.refuse_bad_input(input_problems(wanted))
+    module.refuse_bad_input(input_problems(wanted) + database_problems(module.params, stage))
     actions = Actions(module, {"tags": stage["tags"], "purge_tags": True})
     result = absent(module, actions, wanted) if module.params["state"] == "absent" else present(module, actions, wanted)
     module.exit_json(**actions.outcome(), **result)

@@ -159,6 +159,18 @@ stage:
     zone_id:
       description: The Route 53 hosted zone id; empty without a zone or without O(aws_checks).
       type: str
+    database_record:
+      description: The SSM parameter that records which RDS instance is the database.
+      type: str
+    database_instance:
+      description:
+        - The RDS instance that is the deployment's database - the resource name until a restore
+          (C(restore.yml -e restore_snapshot=)) made another one current.
+      type: str
+    database_kept:
+      description: Earlier instances a restore replaced, kept until a confirmed run removes them.
+      type: list
+      elements: str
     host_address:
       description:
         - The public address of the deployment's running host, found before anything changes; empty
@@ -176,7 +188,7 @@ stage:
       type: dict
 """
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import protection
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import database_record, protection
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage as model
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
@@ -348,6 +360,16 @@ def main():
             refuse(module, problems)
     stage = model.derive(values, identity["Account"], identity["Arn"].split(":")[1])
     stage.update(found, release=known_release)
+    # Asked on every run, teardown's too: every run must act on the current instance.
+    try:
+        record = database_record.read(
+            module.aws_client("ssm", region=values["stage_region"]), stage["database_record"], stage["resource_name"]
+        )
+    except (BotoCoreError, ClientError) as error:
+        module.fail_aws(error, f"read which RDS instance is the database ({stage['database_record']})")
+    except ValueError as error:
+        module.fail_json(msg=f"The SSM parameter {stage['database_record']} {error}; nothing was changed")
+    stage.update(database_instance=record["current"], database_kept=record["kept"])
     module.exit_json(changed=False, stage=stage)
 
 

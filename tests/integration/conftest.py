@@ -26,14 +26,14 @@ def registry(tmp_path_factory):
 
 @pytest.fixture
 def dev_stage(aws, registry):
-    """run(playbook, timeout=600, **settings): ansible-playbook on inventories/dev against the
+    """run(playbook, timeout=600, flags=(), **settings): ansible-playbook on inventories/dev against the
     emulator, with the hosted zone and the key pair the inventory's user would have made, and the
     SSH settings the inventory leaves to them."""
     aws.client("route53").create_hosted_zone(Name="example.com.", CallerReference="dev-stage")
     aws.client("ec2", region_name=DEV_REGION).create_key_pair(KeyName="ops")
     environment = aws.env()
 
-    def run(playbook, timeout=600, **settings):
+    def run(playbook, timeout=600, flags=(), **settings):
         extra = {
             "stage_aws_environment": {k: v for k, v in environment.items() if k.startswith("AWS_")},
             "convex_image_registry": f"{registry.host}/get-convex",
@@ -43,7 +43,7 @@ def dev_stage(aws, registry):
             **settings,
         }
         return subprocess.run(
-            ["ansible-playbook", f"playbooks/{playbook}", "-i", "inventories/dev", "-e", json.dumps(extra)],
+            ["ansible-playbook", f"playbooks/{playbook}", "-i", "inventories/dev", "-e", json.dumps(extra), *flags],
             cwd=REPO,
             capture_output=True,
             text=True,
