@@ -259,10 +259,10 @@ def test_backup_then_restore_gives_back_the_documents_as_they_were():
     assert f"{len(before)} documents written" in restore.stdout
 
 
-def test_a_restore_without_an_export_is_refused_naming_the_setting():
+def test_a_restore_without_a_source_is_refused_naming_the_settings():
     run = local_stage("site", playbook="restore.yml", check=False)
     assert run.returncode != 0
-    assert "restore_export: give the key of an export" in run.stdout
+    assert "Give exactly one of restore_export" in run.stdout and "restore_snapshot" in run.stdout, run.stdout
 
 
 def test_the_export_timer_puts_a_new_export_in_the_exports_bucket():
@@ -338,6 +338,41 @@ def test_upgrade_to_a_release_whose_migration_fails_offers_the_restore_not_a_dow
     # The failed migration committed nothing: the release before it starts on this database again.
     local_stage("site", version="standin-migrating")
     assert api_version() == "standin-migrating"
+
+
+def test_an_rds_snapshot_restore_moves_the_deployment_to_a_new_instance_and_keeps_the_old():
+    """The snapshot the failed upgrade took, restored as the README says: a new instance, the
+    backend's configuration pointing at it, the old one kept until a confirmed run removes it.
+    (The emulator keeps no data in its instances; the documents stay in the one MariaDB.)"""
+    rds = aws("rds")
+    taken = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    snapshot = max(
+        s["DBSnapshotIdentifier"]
+        for s in taken
+        if s["DBSnapshotIdentifier"].startswith("convex-local-before-standin-migration-fails-")
+    )
+    version = "standin-migrating"
+    run = local_stage("site", "-e", f"restore_snapshot={snapshot}", playbook="restore.yml", version=version)
+    instances = {d["DBInstanceIdentifier"]: d for d in rds.describe_db_instances()["DBInstances"]}
+    (new,) = set(instances) - {"convex-local"}
+    assert "convex-local" in instances, "the instance the restore replaced is kept"
+    assert f"The database of local is now {new}." in run.stdout, run.stdout[-3000:]
+    assert "-e restore_remove_kept=<instance> -e restore_confirm=local" in run.stdout
+    endpoint = instances[new]["Endpoint"]["Address"]
+    assert backend_environment()["MYSQL_URL"].endswith(f"@{endpoint}:3306")
+    assert api_version() == version
+    again = local_stage("site", version=version)
+    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), recap(again.stdout)
+    print(f"restore from an RDS snapshot {run.seconds:.1f} s, then site.yml {again.seconds:.1f} s (changed=0)")
+    # The kept instance goes only when the deployment is named, and leaves a final snapshot.
+    remove = ("-e", "restore_remove_kept=convex-local")
+    refused = local_stage("site", *remove, playbook="restore.yml", version=version, check=False)
+    assert refused.returncode != 0 and "-e restore_confirm=local" in refused.stdout, refused.stdout[-3000:]
+    local_stage("site", *remove, "-e", "restore_confirm=local", playbook="restore.yml", version=version)
+    assert [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]] == [new]
+    finals = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+    assert [f for f in finals if f.startswith("convex-local-final-")], finals
+    assert api_version() == version
 
 
 # The README's stage commands are written for the dev stage; here they run on the local one.
@@ -451,7 +486,11 @@ def test_teardown_leaves_nothing_of_the_stage():
     )
     left = stage_resources()
     print(f"after teardown: {left}")
-    assert left == dict.fromkeys(left, 0)
+    # Final snapshots are never removed: here, the one taken when the RDS restore's kept
+    # instance was removed.
+    finals = [s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+    assert finals and all(re.search(r"-final-\d{14}$", f) for f in finals), finals
+    assert left == {**dict.fromkeys(left, 0), "db_snapshots": len(finals)}
 
 
 def test_make_local_down_then_make_local_starts_afresh():
