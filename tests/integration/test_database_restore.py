@@ -30,6 +30,24 @@ def record(aws):
     return json.loads(ssm.get_parameter(Name=RECORD)["Parameter"]["Value"])
 
 
+BAD_RESTORES = [
+    ({"provision_restore_snapshot": "no-such-snapshot"}, ["restore_snapshot", "no-such-snapshot"]),
+    ({"provision_restore_time": "yesterday"}, ["restore_time", "ISO 8601"]),
+    ({"provision_restore_snapshot": "dev-known-good", "provision_restore_time": "2026-11-24T09:30:00Z"}, ["not both"]),
+    ({"provision_remove_kept": "convex-dev-old", "unprotect_confirm": "dev"}, ["remove_kept", "not a kept database"]),
+]
+
+
+def refuse_bad_restores(aws, dev_stage):
+    for extra, names in BAD_RESTORES:
+        before = len(aws.calls())
+        code, output = playbook(dev_stage, **extra)
+        assert code != 0, extra
+        for name in names:
+            assert name in output, output[-3000:]
+        assert [c for c in aws.calls()[before:] if c.writes] == [], extra
+
+
 @pytest.fixture
 def snapshot(aws, dev_stage):
     """A provisioned dev deployment, and a manual snapshot of its database."""
@@ -40,7 +58,9 @@ def snapshot(aws, dev_stage):
     return "dev-known-good"
 
 
-def test_restore_from_a_snapshot_makes_a_new_current_instance_and_keeps_the_old(aws, dev_stage, snapshot):
+def test_restore_from_a_snapshot_makes_a_new_current_instance_keeps_the_old_and_teardown_removes_both(
+    aws, dev_stage, snapshot
+):
     before = len(aws.calls())
     code, output = playbook(dev_stage, "--check", "--diff", provision_restore_snapshot=snapshot)
     assert code == 0, output[-3000:]
@@ -63,32 +83,9 @@ def test_restore_from_a_snapshot_makes_a_new_current_instance_and_keeps_the_old(
         assert code == 0 and "changed=0" in output, output[-3000:]
     assert sorted(instances(aws)) == sorted(["convex-dev", restored])
 
-
-def test_restore_to_a_point_in_time_then_a_confirmed_run_removes_the_kept_instance(aws, dev_stage, snapshot):
-    code, output = playbook(dev_stage, provision_restore_time="2026-11-24T09:30:00Z")
-    assert code == 0, output[-3000:]
-    current = record(aws)["current"]
-    assert current.startswith("convex-dev-r") and record(aws)["kept"] == ["convex-dev"]
-
-    before = len(aws.calls())
-    code, output = playbook(dev_stage, provision_remove_kept="convex-dev")
-    assert code != 0 and "-e unprotect_confirm=dev" in output, output[-3000:]
-    assert [c for c in aws.calls()[before:] if c.writes] == []
-
-    code, output = playbook(dev_stage, provision_remove_kept="convex-dev", unprotect_confirm="dev")
-    assert code == 0, output[-3000:]
-    assert sorted(instances(aws)) == [current]
-    assert record(aws) == {"current": current, "kept": []}
-    finals = aws.client("rds", region_name=REGION).describe_db_snapshots()["DBSnapshots"]
-    assert any(s["DBSnapshotIdentifier"].startswith("convex-dev-final-") for s in finals), finals
-
-
-def test_teardown_removes_the_current_and_the_kept_instances_and_the_record(aws, dev_stage, snapshot):
-    code, output = playbook(dev_stage, provision_restore_snapshot=snapshot)
-    assert code == 0, output[-3000:]
+    # Teardown removes the current instance and the kept one (each after a final snapshot), the
+    # record, and the deployment's tagged snapshots, of whichever instance; another's stay.
     rds = aws.client("rds", region_name=REGION)
-    # An upgrade snapshot of the kept instance (tagged as upgrade.yml tags its own), and one of
-    # another deployment, which must stay.
     stage_tag = [{"Key": "convex_selfhost:stage", "Value": "dev"}]
     rds.create_db_snapshot(
         DBSnapshotIdentifier="convex-dev-before-x", DBInstanceIdentifier="convex-dev", Tags=stage_tag
@@ -106,19 +103,22 @@ def test_teardown_removes_the_current_and_the_kept_instances_and_the_record(aws,
     assert len([s for s in left if "-final-" in s]) == 2, "the final snapshots stay"
 
 
-BAD_RESTORES = [
-    ({"provision_restore_snapshot": "no-such-snapshot"}, ["restore_snapshot", "no-such-snapshot"]),
-    ({"provision_restore_time": "yesterday"}, ["restore_time", "ISO 8601"]),
-    ({"provision_restore_snapshot": "dev-known-good", "provision_restore_time": "2026-11-24T09:30:00Z"}, ["not both"]),
-    ({"provision_remove_kept": "convex-dev-old", "unprotect_confirm": "dev"}, ["remove_kept", "not a kept database"]),
-]
+def test_bad_restores_are_refused_then_a_point_in_time_restore_and_a_confirmed_removal(aws, dev_stage, snapshot):
+    # Each bad restore names its setting and changes nothing.
+    refuse_bad_restores(aws, dev_stage)
+    code, output = playbook(dev_stage, provision_restore_time="2026-11-24T09:30:00Z")
+    assert code == 0, output[-3000:]
+    current = record(aws)["current"]
+    assert current.startswith("convex-dev-r") and record(aws)["kept"] == ["convex-dev"]
 
+    before = len(aws.calls())
+    code, output = playbook(dev_stage, provision_remove_kept="convex-dev")
+    assert code != 0 and "-e unprotect_confirm=dev" in output, output[-3000:]
+    assert [c for c in aws.calls()[before:] if c.writes] == []
 
-def test_a_bad_restore_changes_nothing_and_names_the_setting(aws, dev_stage, snapshot):
-    for extra, names in BAD_RESTORES:
-        before = len(aws.calls())
-        code, output = playbook(dev_stage, **extra)
-        assert code != 0, extra
-        for name in names:
-            assert name in output, output[-3000:]
-        assert [c for c in aws.calls()[before:] if c.writes] == [], extra
+    code, output = playbook(dev_stage, provision_remove_kept="convex-dev", unprotect_confirm="dev")
+    assert code == 0, output[-3000:]
+    assert sorted(instances(aws)) == [current]
+    assert record(aws) == {"current": current, "kept": []}
+    finals = aws.client("rds", region_name=REGION).describe_db_snapshots()["DBSnapshots"]
+    assert any(s["DBSnapshotIdentifier"].startswith("convex-dev-final-") for s in finals), finals
