@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit integration e2e molecule local local-down bench docs build clean
+.PHONY: help test venv docker-engine images lint sanity unit integration e2e molecule local local-down example bench docs build clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ e2e: venv images ## The whole stage lifecycle on the local stage (emulator + con
 local: venv images ## Run site.yml on the embedded local stage (CONVEX_IMAGES=standin for the test stand-ins)
 	@scripts/local-stage up
 	@scripts/local-stage site
+
+# The API the example app is built for: the local stage's, unless told (site.yml prints the line).
+VITE_CONVEX_URL ?= https://api.convex.localhost
+
+example: ## Build examples/chat (npm ci, vite build) into examples/chat/dist for VITE_CONVEX_URL
+	@cd examples/chat && npm ci --no-audit --no-fund --loglevel=error && VITE_CONVEX_URL=$(VITE_CONVEX_URL) npm run build --silent
+	@echo "example: examples/chat/dist is built for VITE_CONVEX_URL=$(VITE_CONVEX_URL)"
 
 local-down: ## Remove everything `make local` made
 	@scripts/local-stage down

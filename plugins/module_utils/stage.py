@@ -10,6 +10,8 @@ each naming its setting; derive() turns checked settings into the model.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
@@ -73,6 +75,12 @@ def _environment(value):
     return f"only AWS_* variables belong here, not {', '.join(unknown)}" if unknown else None
 
 
+def _absolute_folder(value):
+    if not isinstance(value, str) or not value.startswith("/"):
+        return f"{value!r} is not an absolute path (write it from {{{{ inventory_dir }}}} or {{{{ playbook_dir }}}})"
+    return None
+
+
 # name: (default, or REQUIRED; rule)
 REQUIRED = object()
 SETTINGS = {
@@ -111,6 +119,10 @@ SETTINGS = {
     "caddy_api_prefix": ("api", rules.dns_label_problem),
     "caddy_site_prefix": ("site", rules.dns_label_problem),
     "caddy_dashboard_prefix": ("dashboard", rules.dns_label_problem),
+    # An app served beside the backend: a built static app on the controller (Vite's dist/, say;
+    # an absolute path), served on <caddy_app_prefix>.<convex_domain>. Empty: no app.
+    "stage_frontend_dir": ("", _optional(_absolute_folder)),
+    "caddy_app_prefix": ("app", rules.dns_label_problem),
     "caddy_tls": ("acme", _choice("acme", "internal")),
     "caddy_acme_email": ("", _text),
     "caddy_dashboard_access": ("cidrs", _choice("cidrs", "basic_auth", "both")),
@@ -202,11 +214,10 @@ def settings_problems(given, connection="ssh"):
     problem = rules.instance_type_problem(values["stage_instance_type"], values["stage_architecture"])
     if problem:
         problems.append(f"stage_instance_type: {problem}")
-    prefixes = [values[f"caddy_{kind}_prefix"] for kind in ("api", "site", "dashboard")]
-    if len(set(prefixes)) != 3:
-        problems.append(
-            f"caddy_api_prefix, caddy_site_prefix and caddy_dashboard_prefix must differ; they are {prefixes}"
-        )
+    prefixes = [values[f"caddy_{kind}_prefix"] for kind in site_kinds(values)]
+    if len(set(prefixes)) != len(prefixes):
+        names = ", ".join(f"caddy_{kind}_prefix" for kind in site_kinds(values))
+        problems.append(f"{names} must differ; they are {prefixes}")
     if values["caddy_tls"] == "acme" and rules.email_problem(values["caddy_acme_email"]):
         problems.append(
             f"caddy_acme_email: {rules.email_problem(values['caddy_acme_email'])}: ACME (caddy_tls acme) needs one"
@@ -223,10 +234,21 @@ def settings_problems(given, connection="ssh"):
             f"stage_db_max_storage_gb: {maximum} must be above stage_db_storage_gb ({values['stage_db_storage_gb']}) "
             "for storage to grow, or 0 to keep it fixed"
         )
+    folder = values["stage_frontend_dir"]
+    if folder and not os.path.isfile(os.path.join(folder, "index.html")):
+        problems.append(
+            f"stage_frontend_dir: {folder} holds no index.html; give the folder of a built app (Vite's dist/, as "
+            "make example builds it)"
+        )
     zone = values["stage_dns_zone"]
     if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
         problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")
     return problems
+
+
+def site_kinds(values):
+    """The host names Caddy serves: the backend's three, and the app's when there is one."""
+    return ("api", "site", "dashboard", "app") if values["stage_frontend_dir"] else ("api", "site", "dashboard")
 
 
 def normalized(given):
@@ -240,6 +262,20 @@ def normalized(given):
         values[name] = rules.as_boolean(values[name])
     values["stage_db_engine_version"] = rules.as_engine_version(values["stage_db_engine_version"])
     return values
+
+
+def release_id(folder):
+    """The release name of a built app: a digest of its files' paths and contents, so the same
+    build is the same release (a re-run copies nothing) and any change makes a new one."""
+    digest = hashlib.sha256()
+    for root, folders, files in os.walk(folder):
+        folders.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            with open(path, "rb") as content:
+                digest.update(hashlib.sha256(content.read()).digest())
+    return digest.hexdigest()[:12]
 
 
 def bucket_names(prefix):
@@ -257,7 +293,7 @@ def derive(values, account_id, partition):
     resource = resource_name(values)
     domain = values["convex_domain"]
     port = "" if values["convex_public_port"] == 443 else f":{values['convex_public_port']}"
-    hosts = {kind: f"{values[f'caddy_{kind}_prefix']}.{domain}" for kind in ("api", "site", "dashboard")}
+    hosts = {kind: f"{values[f'caddy_{kind}_prefix']}.{domain}" for kind in site_kinds(values)}
     buckets = bucket_names(f"{resource}-{account_id}")
     parameter_path = f"/convex/{name}"
     registry = values["convex_image_registry"]
@@ -284,6 +320,12 @@ def derive(values, account_id, partition):
         "database_name": values["convex_instance_name"].replace("-", "_"),
         "host_names": hosts,
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
+        # What the app's pages may connect to: the API over HTTPS and its websocket.
+        "app_connect_origins": [f"https://{hosts['api']}{port}", f"wss://{hosts['api']}{port}"],
+        # The app's build, and the release it makes on the host; empty without an app.
+        "frontend": {"dir": values["stage_frontend_dir"], "release": release_id(values["stage_frontend_dir"])}
+        if values["stage_frontend_dir"]
+        else {},
         "images": {image: f"{registry}/{image}:{values['convex_version']}" for image in IMAGE_NAMES},
         "settings": values,
     }

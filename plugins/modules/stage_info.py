@@ -145,10 +145,19 @@ stage:
       description: The MySQL database the backend uses.
       type: str
     host_names:
-      description: The api, site and dashboard host names.
+      description: The api, site and dashboard host names, and the app's with C(stage_frontend_dir).
       type: dict
     urls:
-      description: The api, site and dashboard URLs.
+      description: The api, site and dashboard URLs, and the app's with C(stage_frontend_dir).
+      type: dict
+    app_connect_origins:
+      description: The origins the app's pages may connect to - the API over HTTPS and as a websocket.
+      type: list
+      elements: str
+    frontend:
+      description:
+        - The app's build (C(dir), from C(stage_frontend_dir)) and the release it makes on the host
+          (C(release), a digest of its files); empty without an app.
       type: dict
     images:
       description: The backend and dashboard image references.

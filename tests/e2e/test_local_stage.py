@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from datetime import datetime, timezone
 
 import pytest
+from browser import Browser
 from fault_proxy import FaultPolicy, FaultProxy
 from local_stage_tools import (
     CADDY_CA,
@@ -155,6 +157,96 @@ def test_static_keys_given_to_the_controller_never_reach_the_backend():
     assert not [k for k, v in environment.items() if v in ("local-emulator", static["AWS_SESSION_TOKEN"])]
     # The backend keeps the emulator's S3 keys of its own (real stages: the instance role).
     assert environment["AWS_ACCESS_KEY_ID"] == "local-backend"
+
+
+def caddy_access_log():
+    return [json.loads(line) for line in on_host("cat", "/var/log/caddy/access.log").stdout.splitlines() if line]
+
+
+def zone_records():
+    zone = aws("route53").list_hosted_zones()["HostedZones"][0]["Id"]
+    listed = aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return sorted((r["Name"], r["Type"], json.dumps(r.get("ResourceRecords"))) for r in listed if r["Type"] == "A")
+
+
+# What the stage served before the app came, for the test that turns the app off again.
+BEFORE_THE_APP = {}
+
+
+def test_the_example_app_is_served_beside_the_backend_in_a_real_browser(tmp_path):
+    """README's flow for the app: make example, then site.yml with stage_frontend_dir; then a
+    headless Chromium that trusts only the stage's CA. The backend is a stand-in, so no message
+    flows; the page, its bundle, its websocket to the API and Caddy's headers are what is checked."""
+    BEFORE_THE_APP["Caddyfile"], records_before = on_host("cat", "/etc/caddy/Caddyfile").stdout, zone_records()
+    assert [name for name, _type, _to in records_before] == [
+        "api.convex.localhost.",
+        "dashboard.convex.localhost.",
+        "site.convex.localhost.",
+    ], "with no app, no record is made for it"
+    built = make("example")
+    dist = REPO / "examples" / "chat" / "dist"
+    app = ("-e", f"stage_frontend_dir={dist}")
+    first = local_stage("site", *app)
+    served = re.search(r"App \(\S+, release ([0-9a-f]{12})\): https://app\.convex\.localhost", first.stdout)
+    assert served, first.stdout[-3000:]
+    assert "VITE_CONVEX_URL=https://api.convex.localhost" in first.stdout
+    again = local_stage("site", *app)
+    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), recap(again.stdout)
+    print(
+        f"make example {built.seconds:.1f} s; site.yml with the app {first.seconds:.1f} s, again {again.seconds:.1f} s"
+    )
+
+    browser = Browser(tmp_path / "browser", LOCAL_CA)
+    logged = len(caddy_access_log())
+    page = browser.dom("https://app.convex.localhost/")
+    assert "<h1>Convex chat</h1>" in page and 'aria-label="Message"' in page, page[-2000:]
+    sockets = [
+        entry["request"]
+        for entry in caddy_access_log()[logged:]
+        if entry["request"]["host"] == "api.convex.localhost" and "/sync" in entry["request"]["uri"]
+    ]
+    assert sockets, "the page opens its websocket to the stage's API"
+    assert all(s["headers"].get("Upgrade") == ["websocket"] for s in sockets), sockets
+    assert all(s["headers"]["Origin"] == ["https://app.convex.localhost"] for s in sockets), sockets
+    deep = browser.dom("https://app.convex.localhost/room/1")
+    assert "<h1>Convex chat (room 1)</h1>" in deep, deep[-2000:]
+    shot = browser.screenshot("https://app.convex.localhost/", REPO / "tests" / "output" / "app.png")
+    assert shot.stat().st_size > 1000
+
+    status, index = from_this_machine("app", "/")
+    assert status == 0 and from_this_machine("app", "/room/1") == (0, index), "a deep link gets the same page"
+    (asset,) = re.findall(r'src="(/assets/[^"]+\.js)"', index)
+    assert "https://api.convex.localhost" in from_this_machine("app", asset)[1], "the bundle holds the stage's API"
+    encodings = ("-H", "Accept-Encoding: zstd, gzip")
+    headers_only = ("-D", "-", "-o", "/dev/null")
+    _status, asset_headers = from_this_machine("app", asset, extra=(*headers_only, *encodings))
+    assert "cache-control: public, max-age=31536000, immutable" in asset_headers.lower(), asset_headers
+    assert "content-encoding: zstd" in asset_headers.lower(), asset_headers
+    _status, index_headers = from_this_machine("app", "/room/1", extra=headers_only)
+    assert "cache-control: no-store" in index_headers.lower(), index_headers
+    csp = "connect-src 'self' https://api.convex.localhost wss://api.convex.localhost;"
+    assert csp in index_headers and "strict-transport-security" in index_headers.lower(), index_headers
+
+
+def test_a_new_build_is_a_new_release_and_the_one_before_can_be_served_again(tmp_path):
+    dist = REPO / "examples" / "chat" / "dist"
+    served = on_host("readlink", "/srv/convex-app/current").stdout.strip().rsplit("/", 1)[1]
+    index = from_this_machine("app", "/")[1]
+    second = tmp_path / "dist2"
+    shutil.copytree(dist, second)
+    (second / "index.html").write_text((dist / "index.html").read_text().replace("<title>", "<title>Build 2 of "))
+    new = local_stage("site", "-e", f"stage_frontend_dir={second}", playbook="frontend.yml")
+    release = re.search(r"serves release ([0-9a-f]{12})", new.stdout).group(1)
+    assert release != served and "Build 2 of" in from_this_machine("app", "/")[1]
+    back = ("-e", f"frontend_release={served}")
+    local_stage("site", "-e", f"stage_frontend_dir={second}", *back, playbook="frontend.yml")
+    assert from_this_machine("app", "/")[1] == index
+    releases = on_host("ls", "/srv/convex-app/releases").stdout.split()
+    assert sorted(releases) == sorted([served, release])
+
+    # Without the setting, Caddy serves what it served before the app came.
+    local_stage("site")
+    assert on_host("cat", "/etc/caddy/Caddyfile").stdout == BEFORE_THE_APP["Caddyfile"]
 
 
 def test_upgrade_keeps_every_request_answered():

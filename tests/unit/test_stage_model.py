@@ -114,3 +114,46 @@ def test_dashboard_ranges_are_judged_as_caddys_role_judges_them(cidr):
     given = {**GOOD, "stage_dashboard_cidrs": [cidr], "stage_open_to_world": ["dashboard"]}
     stage_says = [p for p in stage.settings_problems(given) if p.startswith("stage_dashboard_cidrs")]
     assert bool(caddy_says) == bool(stage_says), (caddy_says, stage_says)
+
+
+def test_without_an_app_the_stage_has_only_the_backends_three_names():
+    model = stage.derive(stage.normalized(GOOD), "123456789012", "aws")
+    assert sorted(model["host_names"]) == ["api", "dashboard", "site"], "no DNS record and no site for an app"
+    assert model["frontend"] == {}
+
+
+def test_an_app_gets_its_name_and_a_release_named_by_its_files(tmp_path):
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<h1>app</h1>")
+    (tmp_path / "assets" / "index-abc.js").write_text("console.log(1)")
+    given = {**GOOD, "stage_frontend_dir": str(tmp_path)}
+    assert stage.settings_problems(given) == []
+    model = stage.derive(stage.normalized(given), "123456789012", "aws")
+    assert model["host_names"]["app"] == "app.dev.convex.example.com"
+    assert model["urls"]["app"] == "https://app.dev.convex.example.com"
+    assert model["app_connect_origins"] == ["https://api.dev.convex.example.com", "wss://api.dev.convex.example.com"]
+    release = model["frontend"]["release"]
+    assert release == stage.release_id(tmp_path), "the same build is the same release"
+    (tmp_path / "assets" / "index-abc.js").write_text("console.log(2)")
+    assert stage.release_id(tmp_path) != release, "any change makes a new one"
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"stage_frontend_dir": "dist"}, "stage_frontend_dir: 'dist' is not an absolute path"),
+        ({"stage_frontend_dir": "/nonexistent/dist"}, "stage_frontend_dir: /nonexistent/dist holds no index.html"),
+    ],
+)
+def test_an_app_folder_must_be_a_built_app(extra, named):
+    problems = stage.settings_problems({**GOOD, **extra})
+    assert any(p.startswith(named) for p in problems), problems
+
+
+def test_the_apps_name_must_differ_from_the_backends(tmp_path):
+    (tmp_path / "index.html").write_text("<h1>app</h1>")
+    problems = stage.settings_problems({**GOOD, "stage_frontend_dir": str(tmp_path), "caddy_app_prefix": "api"})
+    assert problems == [
+        "caddy_api_prefix, caddy_site_prefix, caddy_dashboard_prefix, caddy_app_prefix must differ; "
+        "they are ['api', 'site', 'dashboard', 'api']"
+    ]
