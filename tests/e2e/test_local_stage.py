@@ -200,11 +200,15 @@ def test_the_example_app_is_served_beside_the_backend_in_a_real_browser(tmp_path
     logged = len(caddy_access_log())
     page = browser.dom("https://app.convex.localhost/")
     assert "<h1>Convex chat</h1>" in page and 'aria-label="Message"' in page, page[-2000:]
-    sockets = [
-        entry["request"]
-        for entry in caddy_access_log()[logged:]
-        if entry["request"]["host"] == "api.convex.localhost" and "/sync" in entry["request"]["uri"]
-    ]
+    # Caddy logs a websocket when it closes, which is when the browser has gone: give it a moment.
+    deadline, sockets = time.monotonic() + 10, []
+    while not sockets and time.monotonic() < deadline:
+        time.sleep(0.5)
+        sockets = [
+            entry["request"]
+            for entry in caddy_access_log()[logged:]
+            if entry["request"]["host"] == "api.convex.localhost" and "/sync" in entry["request"]["uri"]
+        ]
     assert sockets, "the page opens its websocket to the stage's API"
     assert all(s["headers"].get("Upgrade") == ["websocket"] for s in sockets), sockets
     assert all(s["headers"]["Origin"] == ["https://app.convex.localhost"] for s in sockets), sockets
