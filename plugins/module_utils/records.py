@@ -13,6 +13,7 @@ ARGUMENT_SPEC = {
     "records": {"type": "dict", "required": True},
     "ttl": {"type": "int", "default": 300},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "retired": {"type": "dict", "default": {}},
 }
 
 
@@ -65,7 +66,7 @@ class Records:
 
     def current(self, zone_id):
         """The A records among the wanted names, read from the first name on in Route 53's order."""
-        names = sorted((fqdn(n) for n in self.params["records"]), key=route53_order)
+        names = sorted((fqdn(n) for n in [*self.params["records"], *self.params["retired"]]), key=route53_order)
         found, start = {}, {"StartRecordName": names[0], "StartRecordType": "A"}
         while True:
             page = self.actions.call(
@@ -104,6 +105,12 @@ class Records:
             }
             if record is None or {k: record.get(k) for k in wanted} != wanted:
                 batch.append(("UPSERT", wanted, f"point {name} at {address}"))
+        for name, address in self.params["retired"].items():
+            # Only a record that still points at this deployment alone is its own to remove: a
+            # name someone else uses stays, and none is left pointing at an address given back.
+            record = current.get(fqdn(name))
+            if address and record and record.get("ResourceRecords") == [{"Value": address}]:
+                batch.append(("DELETE", record, f"remove {name}, which this deployment no longer serves"))
         if batch:
             changes = [{"Action": action, "ResourceRecordSet": record} for action, record, text in batch]
             self.actions.act(

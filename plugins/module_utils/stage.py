@@ -319,6 +319,8 @@ def derive(values, account_id, partition):
         "database_record": f"{parameter_path}/database",
         "database_name": values["convex_instance_name"].replace("-", "_"),
         "host_names": hosts,
+        # The app's name while there is no app: its record goes if it still points at the host.
+        "retired_host_names": {} if values["stage_frontend_dir"] else {"app": f"{values['caddy_app_prefix']}.{domain}"},
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
         # What the app's pages may connect to: the API over HTTPS and its websocket.
         "app_connect_origins": [f"https://{hosts['api']}{port}", f"wss://{hosts['api']}{port}"],

@@ -359,6 +359,8 @@ def present(module, actions, wanted):
     if wanted["records"]["zone"] and machine.get("public_ip"):
         names = module.params["stage"]["host_names"].values()
         wanted["records"]["records"] = dict.fromkeys(names, machine["public_ip"])
+        retired = module.params["stage"].get("retired_host_names", {}).values()
+        wanted["records"]["retired"] = dict.fromkeys(retired, machine["public_ip"])
         records.Records(module, wanted["records"], actions).ensure()
     record = {"current": stage["database_instance"], "kept": list(stage["database_kept"])}
     if module.params["wait_for_database"] or target:
@@ -386,8 +388,14 @@ def absent(module, actions, wanted):
     found = protection.guard(module, module.params["stage"], made_host, made_database, removing=True)
     protection.lift(made_host, made_database, found)
     if wanted["records"]["zone"]:
+        # A name the deployment once served (an app since turned off) goes too, if it still
+        # points at the host.
+        machine = made_host.find_instance() or {}
+        retired = module.params["stage"].get("retired_host_names", {}).values()
         wanted["records"].update(
-            records=dict.fromkeys(module.params["stage"]["host_names"].values(), ""), state="absent"
+            records=dict.fromkeys(module.params["stage"]["host_names"].values(), ""),
+            retired=dict.fromkeys(retired, machine.get("PublicIpAddress", "")),
+            state="absent",
         )
         records.Records(module, wanted["records"], actions).ensure()
     made_host.remove(lifted=True)

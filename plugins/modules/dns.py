@@ -35,6 +35,12 @@ options:
       - Time to live of the records, in seconds.
     type: int
     default: 300
+  retired:
+    description:
+      - Names the deployment no longer serves, each with the address it had them point at. A record
+        is removed only while it points at that address alone, so a name someone else uses stays.
+    type: dict
+    default: {}
   state:
     description:
       - V(present) makes the records; V(absent) removes them.

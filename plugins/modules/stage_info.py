@@ -150,6 +150,11 @@ stage:
     urls:
       description: The api, site and dashboard URLs, and the app's with C(stage_frontend_dir).
       type: dict
+    retired_host_names:
+      description:
+        - The app's host name while the stage has no app, so that a record left from an app since
+          turned off is removed (only while it still points at the deployment's host).
+      type: dict
     app_connect_origins:
       description: The origins the app's pages may connect to - the API over HTTPS and as a websocket.
       type: list

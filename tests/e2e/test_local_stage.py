@@ -177,8 +177,9 @@ def test_the_example_app_is_served_beside_the_backend_in_a_real_browser(tmp_path
     """README's flow for the app: make example, then site.yml with stage_frontend_dir; then a
     headless Chromium that trusts only the stage's CA. The backend is a stand-in, so no message
     flows; the page, its bundle, its websocket to the API and Caddy's headers are what is checked."""
-    BEFORE_THE_APP["Caddyfile"], records_before = on_host("cat", "/etc/caddy/Caddyfile").stdout, zone_records()
-    assert [name for name, _type, _to in records_before] == [
+    BEFORE_THE_APP["Caddyfile"] = on_host("cat", "/etc/caddy/Caddyfile").stdout
+    BEFORE_THE_APP["records"] = zone_records()
+    assert [name for name, _type, _to in BEFORE_THE_APP["records"]] == [
         "api.convex.localhost.",
         "dashboard.convex.localhost.",
         "site.convex.localhost.",
@@ -248,9 +249,11 @@ def test_a_new_build_is_a_new_release_and_the_one_before_can_be_served_again(tmp
     releases = on_host("ls", "/srv/convex-app/releases").stdout.split()
     assert sorted(releases) == sorted([served, release])
 
-    # Without the setting, Caddy serves what it served before the app came.
+    # Without the setting, Caddy serves what it served before the app came, and the app's record
+    # (which points at the host) is gone: no name is left pointing at an address given back later.
     local_stage("site")
     assert on_host("cat", "/etc/caddy/Caddyfile").stdout == BEFORE_THE_APP["Caddyfile"]
+    assert zone_records() == BEFORE_THE_APP["records"]
 
 
 def test_upgrade_keeps_every_request_answered():

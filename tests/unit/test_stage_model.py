@@ -120,6 +120,8 @@ def test_without_an_app_the_stage_has_only_the_backends_three_names():
     model = stage.derive(stage.normalized(GOOD), "123456789012", "aws")
     assert sorted(model["host_names"]) == ["api", "dashboard", "site"], "no DNS record and no site for an app"
     assert model["frontend"] == {}
+    # A record left from an app since turned off goes, if it still points at the host.
+    assert model["retired_host_names"] == {"app": "app.dev.convex.example.com"}
 
 
 def test_an_app_gets_its_name_and_a_release_named_by_its_files(tmp_path):
@@ -131,6 +133,7 @@ def test_an_app_gets_its_name_and_a_release_named_by_its_files(tmp_path):
     model = stage.derive(stage.normalized(given), "123456789012", "aws")
     assert model["host_names"]["app"] == "app.dev.convex.example.com"
     assert model["urls"]["app"] == "https://app.dev.convex.example.com"
+    assert model["retired_host_names"] == {}
     assert model["app_connect_origins"] == ["https://api.dev.convex.example.com", "wss://api.dev.convex.example.com"]
     release = model["frontend"]["release"]
     assert release == stage.release_id(tmp_path), "the same build is the same release"
