@@ -319,8 +319,13 @@ def derive(values, account_id, partition):
         "database_record": f"{parameter_path}/database",
         "database_name": values["convex_instance_name"].replace("-", "_"),
         "host_names": hosts,
-        # The app's name while there is no app: its record goes if it still points at the host.
-        "retired_host_names": {} if values["stage_frontend_dir"] else {"app": f"{values['caddy_app_prefix']}.{domain}"},
+        # The app's name while there is no app (and no other site has it): its record goes if it
+        # still points at the host.
+        "retired_host_names": {
+            kind: name
+            for kind, name in {"app": f"{values['caddy_app_prefix']}.{domain}"}.items()
+            if kind not in hosts and name not in hosts.values()
+        },
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
         # What the app's pages may connect to: the API over HTTPS and its websocket.
         "app_connect_origins": [f"https://{hosts['api']}{port}", f"wss://{hosts['api']}{port}"],

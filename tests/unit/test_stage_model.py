@@ -160,3 +160,9 @@ def test_the_apps_name_must_differ_from_the_backends(tmp_path):
         "caddy_api_prefix, caddy_site_prefix, caddy_dashboard_prefix, caddy_app_prefix must differ; "
         "they are ['api', 'site', 'dashboard', 'api']"
     ]
+
+
+def test_a_name_another_site_uses_is_never_retired():
+    model = stage.derive(stage.normalized({**GOOD, "caddy_site_prefix": "app"}), "123456789012", "aws")
+    assert model["host_names"]["site"] == "app.dev.convex.example.com"
+    assert model["retired_host_names"] == {}
