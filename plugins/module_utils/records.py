@@ -109,7 +109,8 @@ class Records:
             # Only a record that still points at this deployment alone is its own to remove: a
             # name someone else uses stays, and none is left pointing at an address given back.
             record = current.get(fqdn(name))
-            if address and record and record.get("ResourceRecords") == [{"Value": address}]:
+            wanted_still = fqdn(name) in {fqdn(n) for n in self.params["records"]}
+            if address and record and not wanted_still and record.get("ResourceRecords") == [{"Value": address}]:
                 batch.append(("DELETE", record, f"remove {name}, which this deployment no longer serves"))
         if batch:
             changes = [{"Action": action, "ResourceRecordSet": record} for action, record, text in batch]
