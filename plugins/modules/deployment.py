@@ -344,6 +344,11 @@ def present(module, actions, wanted):
             restore_source=stage["database_instance"],
         )
         made_database = database.Database(module, wanted["database"], actions)
+        # A snapshot that cannot be restored stops the run before the network or anything else
+        # is touched (a restore taken up again after a failure has its instance already).
+        problems = made_database.restore_problems() if made_database.instance() is None else []
+        if problems:
+            module.fail_json(msg="; ".join(problems) + "; nothing was changed")
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     net, stored = side_by_side(made_network.ensure, made_buckets.ensure)
