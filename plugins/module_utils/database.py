@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import database_input
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.database_input import input_problems
@@ -83,6 +83,7 @@ class Database:
         self.family = family_of(self.params["engine_version"])
         self.parameter_group = f"{self.name}-{self.family.replace('.', '')}"
         self.found = None  # the instance as last described; None until instance() asks
+        self.restore_checked = False
 
     def call(self, action, method, missing=(), **kwargs):
         return self.actions.call(self.rds, action, method, missing=missing, **kwargs)
@@ -94,14 +95,18 @@ class Database:
     def instance(self, fresh=False):
         """The DB instance, described once per run unless fresh is asked."""
         if self.found is None or fresh:
-            listed = self.call(
-                "look up the DB instance",
-                "describe_db_instances",
-                missing=INSTANCE_MISSING,
-                DBInstanceIdentifier=self.instance_name,
-            )
-            self.found = (listed["DBInstances"][0] if listed and listed["DBInstances"] else None,)
+            self.found = (self.describe_instance(self.instance_name),)
         return self.found[0]
+
+    def describe_instance(self, identifier):
+        """One DB instance as RDS describes it, or None."""
+        listed = self.call(
+            f"look up the DB instance {identifier}",
+            "describe_db_instances",
+            missing=INSTANCE_MISSING,
+            DBInstanceIdentifier=identifier,
+        )
+        return listed["DBInstances"][0] if listed and listed["DBInstances"] else None
 
     def subnet_group(self):
         found = self.call(
@@ -296,9 +301,20 @@ class Database:
     def restoring(self):
         return bool(self.params["restore_snapshot"] or self.params["restore_time"])
 
+    def refuse_unrestorable(self):
+        """Stop the run, before anything is made, when the restore cannot start. Asked once: the
+        deployment module asks before it touches the network, ensure() again for the database
+        module."""
+        if self.restore_checked or not self.restoring() or self.instance() is not None:
+            return
+        self.restore_checked = True
+        problems = self.restore_problems()
+        if problems:
+            self.module.fail_json(msg="; ".join(problems) + "; nothing was changed")
+
     def restore_problems(self):
-        """Why the restore cannot start, read before anything is made: the snapshot must exist,
-        be of MySQL and be encrypted (RDS cannot encrypt the restored instance otherwise)."""
+        """Why the restore cannot start: the snapshot must exist, be of MySQL and be encrypted
+        (RDS cannot encrypt the restored instance otherwise)."""
         snapshot = self.params["restore_snapshot"]
         if not snapshot:
             return []
@@ -351,7 +367,7 @@ class Database:
                 "restore_db_instance_to_point_in_time",
                 SourceDBInstanceIdentifier=source,
                 TargetDBInstanceIdentifier=self.instance_name,
-                RestoreTime=restore_time(params["restore_time"]),
+                RestoreTime=database_input.moment(params["restore_time"]),
                 **request,
             )
         return restored["DBInstance"] if restored else None
@@ -378,11 +394,8 @@ class Database:
 
     def ensure(self):
         instance = self.instance()
-        if instance is None and self.restoring():
-            problems = self.restore_problems()
-            if problems:
-                self.module.fail_json(msg="; ".join(problems) + "; nothing was changed")
-        elif instance is None:
+        self.refuse_unrestorable()
+        if instance is None and not self.restoring():
             # Checked before the groups are made, so a refused run leaves nothing behind.
             missing = []
             if not self.params["master_password"]:
@@ -416,21 +429,14 @@ class Database:
         return result
 
     # --- absent --------------------------------------------------------------------------
-    def remove_instance(self, identifier, lift, lifted=False):
+    def remove_instance(self, identifier, lift):
         """Delete one instance, with a final snapshot unless skip_final_snapshot (whose identifier
         is returned). lift: the operator confirmed the removal, so deletion protection is turned
-        off first; without it a protected instance stops the run. lifted: the caller has turned
-        it off in this run already (protection.lift), which check mode cannot show here."""
-        listed = self.call(
-            f"look up the DB instance {identifier}",
-            "describe_db_instances",
-            missing=INSTANCE_MISSING,
-            DBInstanceIdentifier=identifier,
-        )
-        instance = listed["DBInstances"][0] if listed and listed["DBInstances"] else None
+        off first; without it a protected instance stops the run."""
+        instance = self.describe_instance(identifier)
         if instance is None:
             return {}
-        protected = instance.get("DeletionProtection") and not lifted
+        protected = instance.get("DeletionProtection")
         if protected and not lift:
             self.module.fail_json(
                 msg=f"the DB instance {identifier} has deletion protection on; nothing was deleted. Set "
@@ -479,14 +485,12 @@ class Database:
             self.act(f"delete the snapshot {identifier}", "delete_db_snapshot", DBSnapshotIdentifier=identifier)
         return removed
 
-    def remove(self, lifted=False, kept=()):
+    def remove(self, lift=False, kept=()):
         """The instance, the kept ones (earlier instances a restore replaced), then the groups,
-        which cannot go while an instance uses them. lifted: the caller has confirmed the removal
-        and turned the current instance's deletion protection off in this run."""
-        result = {}
-        kept_snapshots = [self.remove_instance(identifier, lift=lifted) for identifier in kept]
-        if self.instance() is not None:
-            result = self.remove_instance(self.instance_name, lift=lifted, lifted=lifted)
+        which cannot go while an instance uses them. lift: the operator confirmed the removal, so
+        deletion protection is turned off first."""
+        kept_snapshots = [self.remove_instance(identifier, lift=lift) for identifier in kept]
+        result = self.remove_instance(self.instance_name, lift=lift)
         if any(kept_snapshots):
             result["kept_snapshot_identifiers"] = [s["snapshot_identifier"] for s in kept_snapshots if s]
         if self.subnet_group():
@@ -496,11 +500,6 @@ class Database:
             if self.secure_transport(group) is not False:
                 self.act(f"delete the parameter group {group}", "delete_db_parameter_group", DBParameterGroupName=group)
         return result
-
-
-def restore_time(text):
-    """The point in time to restore to, from ISO 8601 text with its time zone (2026-11-24T09:30:00Z)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def describe(instance):

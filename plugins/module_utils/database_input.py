@@ -73,11 +73,16 @@ def restore_problems(params):
     return problems
 
 
-def restore_time_problem(when):
+def moment(when):
+    """The point in time ISO 8601 text with its time zone names (2026-11-24T09:30:00Z), or None."""
     try:
-        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        found = datetime.fromisoformat(when.replace("Z", "+00:00"))
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+        return None
+    return found if found.tzinfo is not None else None
+
+
+def restore_time_problem(when):
+    if moment(when) is None:
         return f"'{when}' is not an ISO 8601 time with its time zone, such as 2026-11-24T09:30:00Z"
     return None

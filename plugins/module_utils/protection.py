@@ -83,16 +83,10 @@ def guard(module, stage, host, database, removing):
     return found
 
 
-def lift(host, database, found):
-    """Take the protection off what is about to be removed (the operator confirmed it)."""
+def lift(host, found):
+    """Take the host's termination protection off before it is removed (the operator confirmed
+    it). The database's deletion protection is the database's to turn off as it removes each
+    instance (Database.remove_instance), kept ones too."""
     instance = host.find_instance()
     if instance is not None and any("termination protection" in line for line in found):
         host.set_termination_protection(instance["InstanceId"], False)
-    if any("deletion protection" in line for line in found):
-        database.act(
-            f"turn off the deletion protection of {database.instance_name}",
-            "modify_db_instance",
-            DBInstanceIdentifier=database.instance_name,
-            DeletionProtection=False,
-            ApplyImmediately=True,
-        )

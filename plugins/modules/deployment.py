@@ -345,10 +345,8 @@ def present(module, actions, wanted):
         )
         made_database = database.Database(module, wanted["database"], actions)
         # A snapshot that cannot be restored stops the run before the network or anything else
-        # is touched (a restore taken up again after a failure has its instance already).
-        problems = made_database.restore_problems() if made_database.instance() is None else []
-        if problems:
-            module.fail_json(msg="; ".join(problems) + "; nothing was changed")
+        # is touched.
+        made_database.refuse_unrestorable()
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     net, stored = side_by_side(made_network.ensure, made_buckets.ensure)
@@ -391,7 +389,7 @@ def absent(module, actions, wanted):
     made_host = host.Host(module, wanted["host"], actions)
     made_database = database.Database(module, wanted["database"], actions)
     found = protection.guard(module, module.params["stage"], made_host, made_database, removing=True)
-    protection.lift(made_host, made_database, found)
+    protection.lift(made_host, found)
     if wanted["records"]["zone"]:
         # A name the deployment once served (an app since turned off) goes too, if it still
         # points at the host.
@@ -407,7 +405,7 @@ def absent(module, actions, wanted):
     wanted["database"]["skip_final_snapshot"] = not module.params["final_snapshot"]
     stage = module.params["stage"]
     result = {
-        "database": made_database.remove(lifted=True, kept=stage.get("database_kept") or []),
+        "database": made_database.remove(lift=True, kept=stage.get("database_kept") or []),
         "protection_lifted": found,
     }
     if module.params["remove_snapshots"]:
