@@ -27,6 +27,10 @@ class Browser:
                 "--no-sandbox",
                 "--disable-gpu",
                 "--no-first-run",
+                # This machine's network is closed: Chromium's own background calls would only fail.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
                 f"--user-data-dir={self.home / 'profile'}",
                 "--virtual-time-budget=8000",
                 *flags,

@@ -11,8 +11,14 @@ stage model can refuse from the settings alone make no AWS call at all; rows onl
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A folder of this repository with an index.html at the top, so that only the prefix is wrong.
+APP_SOURCE = str(REPO / "examples" / "chat")
 
 # (deployment settings given with -e, the setting the message must name, AWS consulted)
 STAGE_ROWS = [
@@ -65,6 +71,10 @@ STAGE_ROWS = [
     ({"stage_bucket_tls_only": "sometimes"}, "stage_bucket_tls_only", False),
     ({"stage_db_max_storage_gb": 10}, "stage_db_max_storage_gb", False),
     ({"stage_aws_environment": {"AWS_PROFILE": 3}}, "stage_aws_environment", False),
+    ({"stage_frontend_dir": "examples/chat/dist"}, "stage_frontend_dir", False),
+    ({"stage_frontend_dir": str(REPO / "roles")}, "stage_frontend_dir", False),
+    ({"stage_frontend_dir": APP_SOURCE, "caddy_app_prefix": "api"}, "caddy_app_prefix", False),
+    ({"caddy_app_prefix": "App_1"}, "caddy_app_prefix", False),
 ]
 
 
@@ -119,6 +129,15 @@ def test_stage_setting_is_refused_before_any_write(settings, named, asks_aws, aw
     asked = aws.calls()[before:]
     # The stage model asks AWS only once the settings alone are usable.
     assert bool(asked) is asks_aws, asked
+
+
+def test_frontend_playbook_without_an_app_is_refused_before_any_call(aws, dev_stage):
+    def run():
+        done = dev_stage("frontend.yml", timeout=120)
+        output = done.stdout + done.stderr
+        return done.returncode != 0 and "fatal:" in output, output[output.find("fatal:") :]
+
+    aws.assert_refused_before_any_call(run, "stage_frontend_dir is not set for dev")
 
 
 @pytest.mark.parametrize(
