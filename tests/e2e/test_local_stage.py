@@ -169,6 +169,14 @@ def zone_records():
     return sorted((r["Name"], r["Type"], json.dumps(r.get("ResourceRecords"))) for r in listed if r["Type"] == "A")
 
 
+def app_record():
+    return [to for name, _type, to in zone_records() if name == "app.convex.localhost."]
+
+
+def api_record():
+    return [to for name, _type, to in zone_records() if name == "api.convex.localhost."]
+
+
 # What the stage served before the app came, for the test that turns the app off again.
 BEFORE_THE_APP = {}
 
@@ -191,6 +199,7 @@ def test_the_example_app_is_served_beside_the_backend_in_a_real_browser(tmp_path
     served = re.search(r"App \(\S+, release ([0-9a-f]{12})\): https://app\.convex\.localhost", first.stdout)
     assert served, first.stdout[-3000:]
     assert "VITE_CONVEX_URL=https://api.convex.localhost" in first.stdout
+    assert app_record() == api_record() != [], "the app's record is made with the other three, at the same host"
     again = local_stage("site", *app)
     assert all(r["changed"] == 0 for r in recap(again.stdout).values()), recap(again.stdout)
     print(
@@ -237,20 +246,28 @@ def test_a_new_build_is_a_new_release_and_the_one_before_can_be_served_again(tmp
     dist = REPO / "examples" / "chat" / "dist"
     served = on_host("readlink", "/srv/convex-app/current").stdout.strip().rsplit("/", 1)[1]
     index = from_this_machine("app", "/")[1]
+
+    # Without the setting, Caddy serves what it served before the app came, and the app's record
+    # (which points at the host) is gone: no name is left pointing at an address given back later.
+    local_stage("site")
+    assert on_host("cat", "/etc/caddy/Caddyfile").stdout == BEFORE_THE_APP["Caddyfile"]
+    assert zone_records() == BEFORE_THE_APP["records"]
+
+    # frontend.yml alone turns the app on again, its record with it, and serves a new build as a
+    # new release; the release before stays on the host.
     second = tmp_path / "dist2"
     shutil.copytree(dist, second)
     (second / "index.html").write_text((dist / "index.html").read_text().replace("<title>", "<title>Build 2 of "))
     new = local_stage("site", "-e", f"stage_frontend_dir={second}", playbook="frontend.yml")
     release = re.search(r"serves release ([0-9a-f]{12})", new.stdout).group(1)
     assert release != served and "Build 2 of" in from_this_machine("app", "/")[1]
+    assert app_record() == api_record() != []
     back = ("-e", f"frontend_release={served}")
     local_stage("site", "-e", f"stage_frontend_dir={second}", *back, playbook="frontend.yml")
     assert from_this_machine("app", "/")[1] == index
     releases = on_host("ls", "/srv/convex-app/releases").stdout.split()
     assert sorted(releases) == sorted([served, release])
 
-    # Without the setting, Caddy serves what it served before the app came, and the app's record
-    # (which points at the host) is gone: no name is left pointing at an address given back later.
     local_stage("site")
     assert on_host("cat", "/etc/caddy/Caddyfile").stdout == BEFORE_THE_APP["Caddyfile"]
     assert zone_records() == BEFORE_THE_APP["records"]
