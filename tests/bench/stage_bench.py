@@ -8,6 +8,8 @@
 3. On the local stage (emulator, container host, TEST STAND-IN images): a first site.yml, no-op
    runs (median of three), and upgrade.yml to another version while a client on the host polls
    https://api.<domain>/version through Caddy.
+   Then the example app (examples/chat): make example, site.yml with it and again, and
+   frontend.yml with the same build again; the app is turned off before the upgrade.
 4. On the local fleet: site.yml and a re-run of both deployments, then upgrade.yml rolling over
    them while a client polls each.
 The figures go to bench/results.json and a table, each budget marked met or not; the exit status
@@ -35,6 +37,7 @@ from local_stage_tools import (  # noqa: E402
     DEPLOYMENTS_OF_THE_FLEET,
     PollingClient,
     local_stage,
+    make,
     recap,
     upgrade_under_a_polling_client,
 )
@@ -52,6 +55,7 @@ BUDGETS = {
     "noop_site_seconds": ("full site.yml no-op of one deployment: seconds", 15),
     "fleet_noop_provisioning_vs_one": ("no-op provisioning of two deployments / of one", 1.3),
     "fleet_noop_site_changed": ("tasks changed by a re-run of site.yml on the fleet", 0),
+    "noop_app_changed": ("tasks changed by site.yml and frontend.yml again with the same app build", 0),
     "upgrade_failed_requests": ("client requests failed during upgrade.yml, one deployment", 0),
     "fleet_upgrade_failed_requests": ("client requests failed during the fleet's rolling upgrade", 0),
 }
@@ -128,6 +132,18 @@ def timed(*args, **kwargs):
     return {"seconds": round(run.seconds, 1), "changed": sum(r["changed"] for r in hosts.values())}
 
 
+def app():
+    """The example app beside the backend: its build, then site.yml with it, and both playbooks
+    again with the same build; then site.yml without it, as the stage was."""
+    built = make("example")
+    with_app = ("-e", f"stage_frontend_dir={REPO / 'examples' / 'chat' / 'dist'}")
+    figures = {"make_example_seconds": round(built.seconds, 1), "first_site": timed("site", *with_app)}
+    figures["noop_site"] = timed("site", *with_app)
+    figures["noop_frontend"] = timed("site", *with_app, playbook="frontend.yml")
+    figures["site_without_app"] = timed("site")
+    return figures
+
+
 def measure():
     local_stage("down")
     local_stage("up")  # the stand-in images' registry, which provisioning's release check asks
@@ -152,6 +168,7 @@ def measure():
             "median_seconds": statistics.median(n["seconds"] for n in noop_sites),
             "changed": sum(n["changed"] for n in noop_sites),
         }
+        figures["app"] = app()
         run, client = upgrade_under_a_polling_client("standin-2")
         figures["upgrade"] = {"seconds": round(run.seconds, 1), **client}
     finally:
@@ -180,6 +197,7 @@ def main():
         "noop_site_seconds": figures["noop_site"]["median_seconds"],
         "fleet_noop_provisioning_vs_one": round(fleet["noop_median_seconds"] / one["noop_median_seconds"], 2),
         "fleet_noop_site_changed": figures["fleet_noop_site"]["changed"],
+        "noop_app_changed": figures["app"]["noop_site"]["changed"] + figures["app"]["noop_frontend"]["changed"],
         "upgrade_failed_requests": figures["upgrade"]["failed"],
         "fleet_upgrade_failed_requests": sum(c["failed"] for c in figures["fleet_upgrade"]["clients"]),
     }
@@ -211,6 +229,10 @@ def report(figures, budgets):
         ("fleet: no-op provisioning of two (median)", fleet["noop_median_seconds"], fleet["noop_aws_calls"]),
         ("first site.yml", figures["first_site"]["seconds"], "-"),
         ("no-op site.yml (median)", figures["noop_site"]["median_seconds"], "-"),
+        ("make example (npm ci, vite build)", figures["app"]["make_example_seconds"], "-"),
+        ("site.yml with the app, first", figures["app"]["first_site"]["seconds"], "-"),
+        ("site.yml with the app, no-op", figures["app"]["noop_site"]["seconds"], "-"),
+        ("frontend.yml, no-op", figures["app"]["noop_frontend"]["seconds"], "-"),
         ("upgrade.yml standin-1 -> standin-2", figures["upgrade"]["seconds"], "-"),
         ("fleet: first site.yml of two", figures["fleet_first_site"]["seconds"], "-"),
         ("fleet: no-op site.yml of two", figures["fleet_noop_site"]["seconds"], "-"),
