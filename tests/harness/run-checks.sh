@@ -66,36 +66,16 @@ stage_integration() { pytest_checks integration tests/integration; }
 # The app's page test needs a real browser; the example app is built by the test itself.
 stage_e2e() { tests/harness/ensure-browser.sh && pytest_checks e2e tests/e2e; }
 
-# molecule_lane SCENARIO...: the scenarios one after another, each a check of its own.
-molecule_lane() {
-  local scenario
-  for scenario in "$@"; do
-    check "molecule: $scenario" molecule test -s "$scenario"
-  done
-}
-
-# Two lanes side by side, one per core: the convex scenario alone (about 220 s on the CI
-# machine), and every other scenario in the second (about 225 s together). One after another
-# they took about 440 s. Each scenario has its own test-host container (convex-<scenario>) and
-# its own molecule state, and only the convex scenario starts services on this machine, so the
-# lanes share nothing. Each lane's output is kept whole and printed when both have finished.
 stage_molecule() {
-  local scenario others=()
+  local scenario
   # Scenarios whose containers reach services on this machine (an AWS emulator, the stand-in
   # images' registry) find them on Docker's bridge address.
   CONVEX_TEST_BRIDGE=$(. scripts/lib/daemons.sh && bridge_address)
   export CONVEX_TEST_BRIDGE
   for scenario in molecule/*/molecule.yml; do
     scenario=$(basename "$(dirname "$scenario")")
-    [ "$scenario" = convex ] || others+=("$scenario")
+    check "molecule: $scenario" molecule test -s "$scenario"
   done
-  molecule_lane convex > "$out/molecule-convex.log" 2>&1 &
-  local convex_lane=$!
-  molecule_lane "${others[@]}" > "$out/molecule-others.log" 2>&1 &
-  local others_lane=$!
-  # A lane's failures are recorded by its checks; the stage itself goes on to the summary.
-  wait "$convex_lane" "$others_lane"
-  cat "$out/molecule-others.log" "$out/molecule-convex.log"
   scripts/standin-registry down
 }
 
