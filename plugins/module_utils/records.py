@@ -105,12 +105,13 @@ class Records:
             }
             if record is None or {k: record.get(k) for k in wanted} != wanted:
                 batch.append(("UPSERT", wanted, f"point {name} at {address}"))
+        # Only a record that still points at this deployment alone is its own to remove: a name
+        # someone else uses stays, and none is left pointing at an address given back.
+        still_wanted = {fqdn(n) for n in self.params["records"]}
         for name, address in self.params["retired"].items():
-            # Only a record that still points at this deployment alone is its own to remove: a
-            # name someone else uses stays, and none is left pointing at an address given back.
             record = current.get(fqdn(name))
-            wanted_still = fqdn(name) in {fqdn(n) for n in self.params["records"]}
-            if address and record and not wanted_still and record.get("ResourceRecords") == [{"Value": address}]:
+            ours = record and record.get("ResourceRecords") == [{"Value": address}]
+            if address and ours and fqdn(name) not in still_wanted:
                 batch.append(("DELETE", record, f"remove {name}, which this deployment no longer serves"))
         if batch:
             changes = [{"Action": action, "ResourceRecordSet": record} for action, record, text in batch]

@@ -294,6 +294,7 @@ def derive(values, account_id, partition):
     domain = values["convex_domain"]
     port = "" if values["convex_public_port"] == 443 else f":{values['convex_public_port']}"
     hosts = {kind: f"{values[f'caddy_{kind}_prefix']}.{domain}" for kind in site_kinds(values)}
+    app_name = f"{values['caddy_app_prefix']}.{domain}"
     buckets = bucket_names(f"{resource}-{account_id}")
     parameter_path = f"/convex/{name}"
     registry = values["convex_image_registry"]
@@ -321,11 +322,7 @@ def derive(values, account_id, partition):
         "host_names": hosts,
         # The app's name while there is no app (and no other site has it): its record goes if it
         # still points at the host.
-        "retired_host_names": {
-            kind: name
-            for kind, name in {"app": f"{values['caddy_app_prefix']}.{domain}"}.items()
-            if kind not in hosts and name not in hosts.values()
-        },
+        "retired_host_names": {} if "app" in hosts or app_name in hosts.values() else {"app": app_name},
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
         # What the app's pages may connect to: the API over HTTPS and its websocket.
         "app_connect_origins": [f"https://{hosts['api']}{port}", f"wss://{hosts['api']}{port}"],
