@@ -8,13 +8,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 HARNESS := tests/harness
 
-.PHONY: help test venv docker-engine images lint sanity unit integration e2e molecule local local-down example bench docs build clean
+.PHONY: help test venv docker-engine images host-packages lint sanity unit integration e2e molecule local local-down example bench docs build clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: ## Every check, in order, from a fresh machine; ends with one "checks: N passed, N failed" line
-	@$(HARNESS)/run-checks.sh venv docker-engine images lint sanity unit integration e2e molecule
+# After the setup, two lanes side by side: the local stage's e2e suite, which mostly waits on its
+# hosts and uses about one core, beside the controller's checks and then the molecule scenarios.
+test: ## Every check from a fresh machine; ends with one "checks: N passed, N failed" line
+	@$(HARNESS)/run-checks.sh venv docker-engine images host-packages "e2e | lint sanity unit integration molecule"
 
 venv: ## Create .venv from requirements-dev.txt (again only when that file changes)
 	@$(HARNESS)/make-venv.sh $(VENV)
@@ -24,6 +26,9 @@ docker-engine: ## Make sure a Docker engine answers (installs docker.io and star
 
 images: docker-engine ## Build the local test-host images from Debian packages (cached by recipe)
 	@tests/images/build.sh
+
+host-packages: ## Install the Debian packages the tests use on this machine (chromium, docker-registry, ...)
+	@tests/harness/ensure-host-packages.sh
 
 lint: venv ## yamllint, ansible-lint (production profile) and ruff
 	@$(HARNESS)/run-checks.sh lint

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Run the named stages in order, record every check as passed or failed, and end with one line:
 #   checks: N passed, N failed
-# Setup stages (venv, docker-engine, images) stop the run when they fail: nothing after them
-# could pass. Test stages all run, so one report shows every failure. Exit status is non-zero
-# when any check failed.
+# Setup stages (venv, docker-engine, images, host-packages) stop the run when they fail: nothing
+# after them could pass. Test stages all run, so one report shows every failure. Exit status is
+# non-zero when any check failed.
+# An argument "A B | C D" runs lanes side by side: A then B in one, C then D in the other (see
+# side_by_side).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -32,13 +34,13 @@ pytest_checks() {
   heading "$name (pytest)"
   rm -f "$junit"
   pytest --junitxml="$junit" "$@"
-  local status=$? before after
-  before=$(grep -c '^FAIL' "$results")
-  [ -s "$junit" ] && python3 tests/harness/junit_to_checks.py "$junit" "$name" >> "$results"
-  after=$(grep -c '^FAIL' "$results")
+  local status=$? cases=""
+  [ -s "$junit" ] && cases=$(python3 tests/harness/junit_to_checks.py "$junit" "$name")
+  [ -n "$cases" ] && printf '%s\n' "$cases" >> "$results"
   # A non-zero exit with no failed case (exit 5: no test ran, or a collection error) proves
-  # nothing, so it counts as a failure of its own.
-  if [ $status -ne 0 ] && [ "$after" -eq "$before" ]; then
+  # nothing, so it counts as a failure of its own. (Told from this run's cases, not from the
+  # results file, which a lane beside this one may be adding to.)
+  if [ $status -ne 0 ] && ! grep -q '^FAIL' <<<"$cases"; then
     record FAIL "$name: pytest exited $status"
   fi
   echo "time: $name took $((SECONDS - started)) s"
@@ -47,6 +49,10 @@ pytest_checks() {
 stage_venv() { heading venv; tests/harness/make-venv.sh .venv || { record FAIL "setup: venv"; return 1; }; }
 stage_docker_engine() { heading docker-engine; tests/harness/ensure-docker.sh || { record FAIL "setup: docker engine"; return 1; }; }
 stage_images() { heading images; tests/images/build.sh || { record FAIL "setup: test-host images"; return 1; }; }
+stage_host_packages() {
+  heading host-packages
+  tests/harness/ensure-host-packages.sh || { record FAIL "setup: this machine's test packages"; return 1; }
+}
 
 stage_lint() {
   check "lint: yamllint" yamllint --strict .
@@ -64,7 +70,7 @@ stage_unit() { pytest_checks unit tests/unit; }
 stage_integration() { pytest_checks integration tests/integration; }
 
 # The app's page test needs a real browser; the example app is built by the test itself.
-stage_e2e() { tests/harness/ensure-browser.sh && pytest_checks e2e tests/e2e; }
+stage_e2e() { tests/harness/ensure-host-packages.sh && pytest_checks e2e tests/e2e; }
 
 stage_molecule() {
   local scenario
@@ -76,17 +82,52 @@ stage_molecule() {
     scenario=$(basename "$(dirname "$scenario")")
     check "molecule: $scenario" molecule test -s "$scenario"
   done
-  scripts/standin-registry down
+  # The convex scenario's registry (its own port, molecule/convex/molecule.yml), also after a
+  # failed scenario.
+  STANDIN_REGISTRY_PORT=45810 scripts/standin-registry down
 }
 
-started=$SECONDS
-for stage in "$@"; do
-  fn="stage_${stage//-/_}"
-  if ! declare -F "$fn" >/dev/null; then
+# run_stage NAME: the stage's function (stage_<name>).
+run_stage() { "stage_${1//-/_}"; }
+
+# side_by_side "A B | C D": the lanes at once, the stages of each one after another. The first
+# lane prints as it goes; each other lane writes to tests/output/lane-N.log, printed whole once
+# every lane has finished. Lanes must share nothing but the machine: the local stage's e2e
+# suite and the molecule scenarios use containers, emulators and registries of their own.
+side_by_side() {
+  local lanes lane stage n=0 pids=() logs=()
+  IFS='|' read -ra lanes <<<"$1"
+  for lane in "${lanes[@]}"; do
+    n=$((n + 1))
+    if [ $n -eq 1 ]; then
+      (for stage in $lane; do run_stage "$stage" || exit 1; done) &
+    else
+      logs+=("$out/lane-$n.log")
+      (for stage in $lane; do run_stage "$stage" || exit 1; done) >"$out/lane-$n.log" 2>&1 &
+    fi
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for lane in "${logs[@]}"; do
+    heading "the lane that ran beside it ($lane)"
+    cat "$lane"
+  done
+}
+
+# Every stage name is checked before anything runs.
+for stage in $(printf '%s ' "$@" | tr '|' ' '); do
+  if ! declare -F "stage_${stage//-/_}" >/dev/null; then
     echo "run-checks: unknown stage '$stage'" >&2
     exit 2
   fi
-  "$fn" || break
+done
+
+started=$SECONDS
+for stage in "$@"; do
+  case "$stage" in
+    *"|"*) side_by_side "$stage" ;;
+    *) run_stage "$stage" || break ;;
+  esac
 done
 
 passed=$(grep -c '^PASS' "$results")
