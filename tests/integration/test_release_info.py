@@ -5,6 +5,7 @@ realm, an anonymous GET there for a pull token, the request again with it)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,3 +165,19 @@ def test_every_inventory_and_the_role_pin_a_checked_release():
     for version, release in RELEASES.items():
         assert release["cli_version"] and release["source"].endswith(version)
         assert all(tag.startswith("precompiled-") for tag in release["tags"])
+
+
+def test_the_example_app_deploys_with_the_pinned_releases_cli():
+    """A CLI out of step with the backend breaks `npx convex deploy`: the example's own convex
+    package (as package.json asks and the lock resolves it) and the command its README gives
+    are the pinned release's CLI."""
+    from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import (  # noqa: PLC0415
+        release_of,
+    )
+
+    cli = release_of(PINNED)["cli_version"]
+    example = REPO / "examples" / "chat"
+    assert json.loads((example / "package.json").read_text())["dependencies"]["convex"] == cli
+    assert json.loads((example / "package-lock.json").read_text())["packages"]["node_modules/convex"]["version"] == cli
+    commands = re.findall(r"npx convex@([0-9.]+)", (example / "README.md").read_text())
+    assert commands and set(commands) == {cli}, commands
