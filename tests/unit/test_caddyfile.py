@@ -60,4 +60,4 @@ def test_the_apps_site_caches_hashed_assets_forever_and_nothing_else(tmp_path):
     assert 'header @hashed Cache-Control "public, max-age=31536000, immutable"' in site
     assert 'header @unhashed Cache-Control "no-store"' in site
     assert "encode zstd gzip" in site
-    assert "rewrite @app_route /index.html" in site and "root * /srv/convex-app/current" in site
+    assert "rewrite @app_route /index.html" in site and 'root * "/srv/convex-app/current"' in site
