@@ -20,6 +20,9 @@ RULES = {
     "registry": rules.registry_problem,
     "stage_name": rules.stage_name_problem,
     "integer": rules.integer_problem,
+    "absolute_path": rules.absolute_path_problem,
+    "origin": rules.origin_problem,
+    "release": rules.release_problem,
 }
 
 

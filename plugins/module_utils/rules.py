@@ -277,6 +277,29 @@ def tags_problem(tags):
     return "; ".join(problems) or None
 
 
+def absolute_path_problem(path):
+    if _text_problem(path) or not path.startswith("/") or any(ord(c) < 32 for c in path):
+        return f"{path!r} is not an absolute path (write it from {{{{ inventory_dir }}}} or {{{{ playbook_dir }}}})"
+    return None
+
+
+def origin_problem(origin):
+    """An origin a page may connect to (Content-Security-Policy), such as https://api.example.com."""
+    if _text_problem(origin) or not re.fullmatch(r"(https|wss)://[^/\s]+", origin):
+        return f"{origin!r} is not an https:// or wss:// origin such as https://api.example.com"
+    return None
+
+
+# An app's release on the host: the first 12 hex digits of a digest of its files (stage.release_id).
+RELEASE_DIGITS = 12
+
+
+def release_problem(release):
+    if _text_problem(release) or not re.fullmatch(f"[0-9a-f]{{{RELEASE_DIGITS}}}", release):
+        return f"{release!r} is not a release: {RELEASE_DIGITS} hex digits, as the run that deployed it printed"
+    return None
+
+
 def parameter_path_problem(path):
     if not isinstance(path, str) or not re.fullmatch(r"(/[A-Za-z0-9_.\-]+)+", path) or len(path) > 1011:
         return f"{path!r} is not an SSM parameter path such as /convex/dev"
