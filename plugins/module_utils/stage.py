@@ -75,12 +75,6 @@ def _environment(value):
     return f"only AWS_* variables belong here, not {', '.join(unknown)}" if unknown else None
 
 
-def _absolute_folder(value):
-    if not isinstance(value, str) or not value.startswith("/"):
-        return f"{value!r} is not an absolute path (write it from {{{{ inventory_dir }}}} or {{{{ playbook_dir }}}})"
-    return None
-
-
 # name: (default, or REQUIRED; rule)
 REQUIRED = object()
 SETTINGS = {
@@ -121,7 +115,7 @@ SETTINGS = {
     "caddy_dashboard_prefix": ("dashboard", rules.dns_label_problem),
     # An app served beside the backend: a built static app on the controller (Vite's dist/, say;
     # an absolute path), served on <caddy_app_prefix>.<convex_domain>. Empty: no app.
-    "stage_frontend_dir": ("", _optional(_absolute_folder)),
+    "stage_frontend_dir": ("", _optional(rules.absolute_path_problem)),
     "caddy_app_prefix": ("app", rules.dns_label_problem),
     "caddy_tls": ("acme", _choice("acme", "internal")),
     "caddy_acme_email": ("", _text),
@@ -194,10 +188,11 @@ def world_problems(values):
     return problems
 
 
-def settings_problems(given, connection="ssh"):
+def settings_problems(given, connection="ssh", app_build=False):
     """Every problem with the settings, each naming its setting; empty when all is well.
     Settings that relate to each other are checked once each alone is usable. connection is how
-    Ansible reaches the deployment's host."""
+    Ansible reaches the deployment's host; app_build, whether this run copies the app's build to
+    it (only such a run needs the build to be there)."""
     problems = unknown_problems(given)
     for name, (default, rule) in SETTINGS.items():
         if name not in given or given[name] is None:
@@ -235,7 +230,7 @@ def settings_problems(given, connection="ssh"):
             "for storage to grow, or 0 to keep it fixed"
         )
     folder = values["stage_frontend_dir"]
-    if folder and not os.path.isfile(os.path.join(folder, "index.html")):
+    if folder and app_build and not os.path.isfile(os.path.join(folder, "index.html")):
         problems.append(
             f"stage_frontend_dir: {folder} holds no index.html; give the folder of a built app (Vite's dist/, as "
             "make example builds it)"
@@ -275,7 +270,7 @@ def release_id(folder):
             digest.update(os.path.relpath(path, folder).encode() + b"\0")
             with open(path, "rb") as content:
                 digest.update(hashlib.sha256(content.read()).digest())
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()[: rules.RELEASE_DIGITS]
 
 
 def bucket_names(prefix):
@@ -287,7 +282,7 @@ def resource_name(values):
     return f"convex-{values['stage_name']}"
 
 
-def derive(values, account_id, partition):
+def derive(values, account_id, partition, app_build=False):
     """The model of a checked stage: every name, path, tag set, ARN and URL it uses."""
     name = values["stage_name"]
     resource = resource_name(values)
@@ -326,8 +321,12 @@ def derive(values, account_id, partition):
         "urls": {kind: f"https://{host}{port}" for kind, host in hosts.items()},
         # What the app's pages may connect to: the API over HTTPS and its websocket.
         "app_connect_origins": [f"https://{hosts['api']}{port}", f"wss://{hosts['api']}{port}"],
-        # The app's build, and the release it makes on the host; empty without an app.
-        "frontend": {"dir": values["stage_frontend_dir"], "release": release_id(values["stage_frontend_dir"])}
+        # The app's build, and the release it makes on the host (named only for a run that copies
+        # it: an upgrade or a teardown needs no build on this machine); empty without an app.
+        "frontend": {
+            "dir": values["stage_frontend_dir"],
+            "release": release_id(values["stage_frontend_dir"]) if app_build else "",
+        }
         if values["stage_frontend_dir"]
         else {},
         "images": {image: f"{registry}/{image}:{values['convex_version']}" for image in IMAGE_NAMES},

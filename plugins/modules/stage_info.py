@@ -39,6 +39,14 @@ options:
         here, with a message that published versions are commits of upstream's C(release) branch.
     type: bool
     default: true
+  app_build:
+    description:
+      - This run copies the app's build to the host (site.yml, and frontend.yml unless it serves an
+        earlier release again). Only then must C(stage_frontend_dir) hold a built app (its
+        C(index.html)), and only then is its release named (C(frontend.release)). Other runs
+        (an upgrade, a backup, a teardown) need no build on this machine.
+    type: bool
+    default: false
   insecure_registries:
     description:
       - Registries (C(host:port)) the host's Docker reaches over plain HTTP, such as a test
@@ -162,7 +170,7 @@ stage:
     frontend:
       description:
         - The app's build (C(dir), from C(stage_frontend_dir)) and the release it makes on the host
-          (C(release), a digest of its files); empty without an app.
+          (C(release), a digest of its files; empty unless O(app_build)); empty without an app.
       type: dict
     images:
       description: The backend and dashboard image references.
@@ -349,6 +357,7 @@ def main():
             "settings": {"type": "dict", "required": True},
             "aws_checks": {"type": "bool", "default": True},
             "release_check": {"type": "bool", "default": True},
+            "app_build": {"type": "bool", "default": False},
             "insecure_registries": {"type": "list", "elements": "str", "default": []},
             "connection": {"type": "str", "default": "ssh"},
             "confirm": {"type": "str", "default": ""},
@@ -358,7 +367,8 @@ def main():
         require_region=False,
     )
     given = module.params["settings"]
-    problems = model.settings_problems(given, module.params["connection"])
+    app_build = module.params["app_build"]
+    problems = model.settings_problems(given, module.params["connection"], app_build)
     if problems:
         refuse(module, problems)
     values = model.normalized(given)
@@ -372,7 +382,7 @@ def main():
         problems, found = aws_problems(module, values)
         if problems:
             refuse(module, problems)
-    stage = model.derive(values, identity["Account"], identity["Arn"].split(":")[1])
+    stage = model.derive(values, identity["Account"], identity["Arn"].split(":")[1], app_build)
     stage.update(found, release=known_release)
     # Asked on every run, teardown's too: every run must act on the current instance.
     try:

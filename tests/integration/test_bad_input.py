@@ -140,6 +140,18 @@ def test_frontend_playbook_without_an_app_is_refused_before_any_call(aws, dev_st
     aws.assert_refused_before_any_call(run, "stage_frontend_dir is not set for dev")
 
 
+def test_a_missing_build_stops_only_the_runs_that_copy_it(aws, dev_stage):
+    """A stage with an app, on a machine without its build (a fresh clone): site.yml, which
+    copies it, is refused; a teardown, which needs no build, is not."""
+    missing = {"stage_frontend_dir": "/nonexistent/examples/chat/dist"}
+    refused = dev_stage("site.yml", timeout=120, **missing)
+    assert refused.returncode != 0 and "stage_frontend_dir: /nonexistent/examples/chat/dist holds no index.html" in (
+        refused.stdout
+    ), refused.stdout[-2000:]
+    teardown = dev_stage("teardown.yml", timeout=300, **missing)
+    assert teardown.returncode == 0, teardown.stdout[-3000:]
+
+
 @pytest.mark.parametrize(
     ("module", "params", "named"), MODULE_ROWS, ids=[f"{row[0]}:{sorted(row[1])[-1]}" for row in MODULE_ROWS]
 )

@@ -129,8 +129,8 @@ def test_an_app_gets_its_name_and_a_release_named_by_its_files(tmp_path):
     (tmp_path / "index.html").write_text("<h1>app</h1>")
     (tmp_path / "assets" / "index-abc.js").write_text("console.log(1)")
     given = {**GOOD, "stage_frontend_dir": str(tmp_path)}
-    assert stage.settings_problems(given) == []
-    model = stage.derive(stage.normalized(given), "123456789012", "aws")
+    assert stage.settings_problems(given, app_build=True) == []
+    model = stage.derive(stage.normalized(given), "123456789012", "aws", app_build=True)
     assert model["host_names"]["app"] == "app.dev.convex.example.com"
     assert model["urls"]["app"] == "https://app.dev.convex.example.com"
     assert model["retired_host_names"] == {}
@@ -149,13 +149,30 @@ def test_an_app_gets_its_name_and_a_release_named_by_its_files(tmp_path):
     ],
 )
 def test_an_app_folder_must_be_a_built_app(extra, named):
-    problems = stage.settings_problems({**GOOD, **extra})
+    problems = stage.settings_problems({**GOOD, **extra}, app_build=True)
     assert any(p.startswith(named) for p in problems), problems
+
+
+def test_only_a_run_that_copies_the_build_needs_it(tmp_path):
+    """An upgrade, a backup or a teardown of a stage with an app must not stop because this
+    machine has no build (a fresh clone, say): only site.yml and frontend.yml copy it."""
+    given = {**GOOD, "stage_frontend_dir": str(tmp_path / "dist")}
+    assert stage.settings_problems(given) == []
+    model = stage.derive(stage.normalized(given), "123456789012", "aws")
+    assert model["frontend"] == {"dir": str(tmp_path / "dist"), "release": ""}
+    assert model["host_names"]["app"] == "app.dev.convex.example.com", "Caddy's site and the record stay"
+    problems = stage.settings_problems(given, app_build=True)
+    assert problems == [
+        f"stage_frontend_dir: {tmp_path / 'dist'} holds no index.html; give the folder of a built app "
+        "(Vite's dist/, as make example builds it)"
+    ]
 
 
 def test_the_apps_name_must_differ_from_the_backends(tmp_path):
     (tmp_path / "index.html").write_text("<h1>app</h1>")
-    problems = stage.settings_problems({**GOOD, "stage_frontend_dir": str(tmp_path), "caddy_app_prefix": "api"})
+    problems = stage.settings_problems(
+        {**GOOD, "stage_frontend_dir": str(tmp_path), "caddy_app_prefix": "api"}, app_build=True
+    )
     assert problems == [
         "caddy_api_prefix, caddy_site_prefix, caddy_dashboard_prefix, caddy_app_prefix must differ; "
         "they are ['api', 'site', 'dashboard', 'api']"
@@ -166,3 +183,22 @@ def test_a_name_another_site_uses_is_never_retired():
     model = stage.derive(stage.normalized({**GOOD, "caddy_site_prefix": "app"}), "123456789012", "aws")
     assert model["host_names"]["site"] == "app.dev.convex.example.com"
     assert model["retired_host_names"] == {}
+
+
+@pytest.mark.parametrize(
+    ("rule", "good", "bad"),
+    [
+        ("absolute_path", ["/srv/convex-app/current", "/home/me/My App/dist"], ["dist", "", "/srv/app\n", 3]),
+        (
+            "origin",
+            ["https://api.example.com", "wss://api.example.com:8443"],
+            ["http://api.example.com", "https://a/b"],
+        ),
+        ("release", ["0a1b2c3d4e5f"], ["0a1b2c3d4e5", "0A1B2C3D4E5F", "0a1b2c3d4e5f\n", "../../etc"]),
+    ],
+)
+def test_the_app_rules_the_roles_apply(rule, good, bad):
+    """The frontend and caddy roles check their app inputs with these rules (the problem filter)."""
+    check = FilterModule().filters()["problem"]
+    assert [value for value in good if check(value, rule)] == []
+    assert [value for value in bad if not check(value, rule)] == []
