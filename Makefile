@@ -42,7 +42,7 @@ unit: venv ## pytest unit tests: the collection's own logic, alone
 integration: venv ## pytest integration tests: the modules against a moto server and a real registry
 	@$(HARNESS)/run-checks.sh integration
 
-e2e: venv images ## The whole stage lifecycle on the local stage (emulator + container host + stand-ins)
+e2e: venv images host-packages ## The whole stage lifecycle on the local stage (emulator + container host + stand-ins)
 	@$(HARNESS)/run-checks.sh e2e
 
 local: venv images ## Run site.yml on the embedded local stage (CONVEX_IMAGES=standin for the test stand-ins)
