@@ -5,12 +5,20 @@ Reads go through call(): an error code the caller expects (a missing resource) g
 other error fails the module with a message that says what to fix. Writes go through act(): the
 change is recorded, made unless in check mode (so check mode records the very changes a real run
 makes), and retried with the client's backoff - with extra error codes for waits on IAM or other
-propagation. Tags are compared with amazon.aws's helper and repaired through act() too. A
-module's result carries outcome(): changed, the list of changes, and the diff, in one shape for
-every module.
+propagation, and, when AWS's answer is lost, only as writes.py allows, with the caller's find()
+looking for what the lost attempt may have made. Tags are compared with amazon.aws's helper and
+repaired through act() too. A module's result carries outcome(): changed, the list of changes,
+and the diff, in one shape for every module.
+
+Work done side by side (parallel()) records its changes in lanes, so the list of changes has the
+same order on every run: first what came before, then each lane's in the order of the calls.
 """
 
 from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
@@ -18,6 +26,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     compare_aws_tags,
 )
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import parallel as parallel_work
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
@@ -44,7 +53,38 @@ class Actions:
     def __init__(self, module, params=None):
         self.module = module
         self.params = module.params if params is None else params
-        self.changes = []
+        # (phase, lane, sequence, description): phases count the parallel() calls, lanes their
+        # workers; the main thread's lane is 0.
+        self._recorded = []
+        self._phase = 0
+        self._lane = threading.local()
+        self._sequence = itertools.count()
+        self._lock = threading.Lock()
+
+    @property
+    def changes(self):
+        return [entry[-1] for entry in sorted(self._recorded)]
+
+    def record(self, description):
+        with self._lock:
+            self._recorded.append((self._phase, getattr(self._lane, "index", 0), next(self._sequence), description))
+
+    @contextlib.contextmanager
+    def _in_lane(self, index):
+        self._lane.index = index + 1
+        try:
+            yield
+        finally:
+            self._lane.index = 0
+
+    def parallel(self, *calls):
+        """Run the calls side by side; their results in order. Every failure among them is
+        reported once, together (parallel.py); their changes keep the order of the calls."""
+        self._phase += 1
+        try:
+            return parallel_work.run_all(self.module, list(calls), lane=self._in_lane)
+        finally:
+            self._phase += 1
 
     def call(self, client, action, method, missing=(), **kwargs):
         """Call AWS; None when the error code is one of missing, a clear failure on any other."""
@@ -57,19 +97,27 @@ class Actions:
         except BotoCoreError as error:
             self.module.fail_aws(error, action)
 
-    def act(self, client, description, method, retry_codes=None, **kwargs):
+    def act(self, client, description, method, retry_codes=None, find=None, missing=(), **kwargs):
         """Record a change, and make it unless in check mode (then None is returned).
 
         retry_codes maps error codes that mean "not yet" for this call (a new instance profile
         EC2 does not know yet) to a word their message carries; such answers are retried with
-        backoff, like throttling.
+        backoff, like throttling. find() returns what the write makes when it exists already (as
+        writes.py describes); it stands in for an answer AWS lost.
         """
-        self.changes.append(description)
+        self.record(description)
         if self.module.check_mode:
             return None
         if retry_codes:
             client = client.with_extra_codes(retry_codes)
-        return self.call(client, description, method, **kwargs)
+        try:
+            return client.write(method, find=find, **kwargs)
+        except ClientError as error:
+            if error_code(error) in missing:
+                return None
+            self.module.fail_aws(error, description)
+        except BotoCoreError as error:
+            self.module.fail_aws(error, description)
 
     def wanted_tags(self, name=None, **extra):
         """The caller's tags, the collection's ownership tag, a Name when given, and extra ones."""
@@ -89,21 +137,21 @@ class Actions:
         if remove is None:
             if to_set or to_remove:
                 whole = {k: v for k, v in {**(current or {}), **to_set}.items() if k not in to_remove}
-                self.changes.append(f"tag {label}")
+                self.record(f"tag {label}")
                 if not self.module.check_mode:
                     add(whole)
             return
         if to_set:
-            self.changes.append(f"tag {label}")
+            self.record(f"tag {label}")
             if not self.module.check_mode:
                 add(to_set)
         if to_remove:
-            self.changes.append(f"remove tags {', '.join(sorted(to_remove))} from {label}")
+            self.record(f"remove tags {', '.join(sorted(to_remove))} from {label}")
             if not self.module.check_mode:
                 remove(sorted(to_remove))
 
     def outcome(self):
         """changed, a diff listing the changes, and the changes themselves, for exit_json."""
-        changed = bool(self.changes)
-        diff = {"before": "", "after": "".join(f"{change}\n" for change in self.changes)} if changed else None
-        return {"changed": changed, "diff": diff, "changes": self.changes}
+        changes = self.changes
+        diff = {"before": "", "after": "".join(f"{change}\n" for change in changes)} if changes else None
+        return {"changed": bool(changes), "diff": diff, "changes": changes}

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import parallel, rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.stage import BUCKET_PURPOSES, bucket_names
@@ -163,19 +162,14 @@ class Buckets:
             for key in READS
             if key != "lifecycle" or purpose == "exports" or self.params["versioning"]
         ]
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            futures = {
-                (name, key): pool.submit(
-                    self.actions.call,
-                    self.s3,
-                    f"read the {READS[key][1]} of {name}",
-                    READS[key][0],
-                    missing=_NOT_SET,
-                    Bucket=name,
-                )
-                for name, key in wanted
-            }
-            found = {pair: future.result() for pair, future in futures.items()}
+
+        def read(name, key):
+            return lambda: self.actions.call(
+                self.s3, f"read the {READS[key][1]} of {name}", READS[key][0], missing=_NOT_SET, Bucket=name
+            )
+
+        answers = parallel.run_all(self.module, [read(name, key) for name, key in wanted], max_workers=16)
+        found = dict(zip(wanted, answers))
         # Versioning is never "not set": only a missing bucket gives no answer.
         return {
             name: self.settings({key: found.get((name, key)) or {} for key in READS}, name)
@@ -206,10 +200,16 @@ class Buckets:
         request = {"Bucket": name}
         if region != "us-east-1":
             request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        created = self.actions.call(
-            self.s3, f"create the bucket {name}", "create_bucket", missing={"BucketAlreadyExists"}, **request
+        # S3 answers BucketAlreadyOwnedByYou for a bucket this account has already (writes.py):
+        # made by an attempt whose answer was lost, or by a run beside this one. It is ours.
+        created = self.actions.act(
+            self.s3,
+            f"create the bucket {name}",
+            "create_bucket",
+            missing={"BucketAlreadyExists"},
+            **request,
         )
-        if created is None:
+        if created is None and not self.module.check_mode:
             self.module.fail_json(
                 msg=f"bucket {name} belongs to another AWS account: choose another prefix "
                 "(bucket names are global; include your account id)"
@@ -310,9 +310,7 @@ class Buckets:
             else:
                 # Encryption, public access and ownership are written even though new buckets have
                 # them by default today: the module does not rely on a default AWS may change.
-                self.actions.changes.append(f"create the bucket {name}")
-                if not self.module.check_mode:
-                    self.create(name, self.module.region)
+                self.create(name, self.module.region)
                 changes = settings_to_apply(_NEW_BUCKET, desired, purge_tags=True)
             for key, value in changes.items():
                 self.write(name, key, value)

@@ -64,6 +64,32 @@ def resilience_changes(instance, params):
     return modify
 
 
+def settings_changes(instance, params):
+    """The settings of a running instance that differ from params, as ModifyDBInstance fields
+    (the engine version and parameter group aside)."""
+    modify = {}
+    if instance["DBInstanceClass"] != params["instance_class"]:
+        modify["DBInstanceClass"] = params["instance_class"]
+    if instance["AllocatedStorage"] < params["allocated_storage"]:
+        modify["AllocatedStorage"] = params["allocated_storage"]
+    if instance.get("BackupRetentionPeriod") != params["backup_retention_days"]:
+        modify["BackupRetentionPeriod"] = params["backup_retention_days"]
+    if instance.get("DeletionProtection") != params["deletion_protection"]:
+        modify["DeletionProtection"] = params["deletion_protection"]
+    modify.update(resilience_changes(instance, params))
+    if instance.get("PubliclyAccessible"):
+        modify["PubliclyAccessible"] = False
+    # Set at creation, and kept so: snapshots carry the tags (teardown and restores find them by
+    # the stage tag), and minor versions get their security fixes.
+    for setting in ("CopyTagsToSnapshot", "AutoMinorVersionUpgrade"):
+        if instance.get(setting) is False:
+            modify[setting] = True
+    groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
+    if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
+        modify["VpcSecurityGroupIds"] = params["security_group_ids"]
+    return modify
+
+
 def family_of(version):
     return "mysql8.4" if version.startswith("8.4") else "mysql8.0"
 
@@ -107,6 +133,13 @@ class Database:
             DBInstanceIdentifier=identifier,
         )
         return listed["DBInstances"][0] if listed and listed["DBInstances"] else None
+
+    def found_instance(self):
+        """The instance as CreateDBInstance answers, when it exists and is this deployment's (its
+        name is RDS's idempotency key: a repeat is refused as DBInstanceAlreadyExists)."""
+        instance = self.describe_instance(self.instance_name)
+        owned = instance and dict_tags(instance.get("TagList")).get(tag_helpers.MANAGED_BY_KEY)
+        return {"DBInstance": instance} if owned else None
 
     def subnet_group(self):
         found = self.call(
@@ -219,6 +252,7 @@ class Database:
         created = self.act(
             f"create the MySQL {params['engine_version']} instance {self.instance_name}",
             "create_db_instance",
+            find=self.found_instance,
             **request,
         )
         return created["DBInstance"] if created else None
@@ -237,23 +271,9 @@ class Database:
                 msg=f"engine_version {wanted} would change the MySQL major version from {running}; this module does "
                 "not do major upgrades: set engine_version back, or upgrade by snapshot and restore"
             )
-        modify = {}
+        modify = settings_changes(instance, params)
         if wanted.count(".") == 2 and running != wanted:
             modify["EngineVersion"] = wanted
-        if instance["DBInstanceClass"] != params["instance_class"]:
-            modify["DBInstanceClass"] = params["instance_class"]
-        if instance["AllocatedStorage"] < params["allocated_storage"]:
-            modify["AllocatedStorage"] = params["allocated_storage"]
-        if instance.get("BackupRetentionPeriod") != params["backup_retention_days"]:
-            modify["BackupRetentionPeriod"] = params["backup_retention_days"]
-        if instance.get("DeletionProtection") != params["deletion_protection"]:
-            modify["DeletionProtection"] = params["deletion_protection"]
-        modify.update(resilience_changes(instance, params))
-        if instance.get("PubliclyAccessible"):
-            modify["PubliclyAccessible"] = False
-        groups = sorted(g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", []))
-        if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
-            modify["VpcSecurityGroupIds"] = params["security_group_ids"]
         in_use = [g["DBParameterGroupName"] for g in instance.get("DBParameterGroups", [])]
         if self.parameter_group not in in_use:
             modify["DBParameterGroupName"] = self.parameter_group
@@ -356,6 +376,7 @@ class Database:
             restored = self.act(
                 f"restore the snapshot {params['restore_snapshot']} into the new instance {self.instance_name}",
                 "restore_db_instance_from_db_snapshot",
+                find=self.found_instance,
                 DBInstanceIdentifier=self.instance_name,
                 DBSnapshotIdentifier=params["restore_snapshot"],
                 **request,
@@ -365,6 +386,7 @@ class Database:
             restored = self.act(
                 f"restore {source} as it was at {params['restore_time']} into the new instance {self.instance_name}",
                 "restore_db_instance_to_point_in_time",
+                find=self.found_instance,
                 SourceDBInstanceIdentifier=source,
                 TargetDBInstanceIdentifier=self.instance_name,
                 RestoreTime=database_input.moment(params["restore_time"]),

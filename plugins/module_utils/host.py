@@ -4,7 +4,9 @@ instance module and by the deployment module."""
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
@@ -72,18 +74,31 @@ def input_problems(params):
 class Host:
     """params is the host's options (the module's, or what the deployment module gives)."""
 
-    def __init__(self, module, params, actions=None):
+    def __init__(self, module, params, actions=None, seen=None, region=None):
+        """seen: what the stage model read of the host earlier in the same run (seen_now()), so
+        that a run reads the host once; region: for a module whose own region is not the stage's
+        (stage_info)."""
         self.module = module
         self.params = params
         self.name = params["name"]
         self.role_name = f"{self.name}-host"
         self.alarm_name = f"{self.name}-recover"
-        self.ec2 = module.aws_client("ec2")
+        self.ec2 = module.aws_client("ec2", region=region)
         self.actions = actions or Actions(module, params)
         self.role = HostRole(module, self.actions, self.name, self.wanted_tags())
-        self.cloudwatch = module.aws_client("cloudwatch")
+        self.cloudwatch = module.aws_client("cloudwatch", region=region)
         self.found = None  # the instance as last described; None until find_instance asks
+        self.owner = None  # the account of the instance's reservation, as last described
         self.termination = {}  # instance id: its termination protection, as read this run
+        if seen:
+            self.found = (seen["instance"],)
+            self.termination.update(seen.get("termination") or {})
+
+    def seen_now(self):
+        """What this run has read of the host, for a later module of the same run (the stage
+        model hands it to the deployment module); JSON-safe."""
+        instance = self.found[0] if self.found else None
+        return json.loads(json.dumps({"instance": instance, "termination": self.termination}, default=str))
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
@@ -102,6 +117,7 @@ class Host:
         filters = [*tag_helpers.owned_filters(self.name), {"Name": "instance-state-name", "Values": LIVE_STATES}]
         reservations = self.call(self.ec2, "look up the host", "describe_instances", Filters=filters)["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
+        self.owner = next((r.get("OwnerId") for r in reservations), None)
         if len(instances) > 1:
             ids = ", ".join(i["InstanceId"] for i in instances)
             self.module.fail_json(msg=f"several instances are named {self.name} ({ids}); terminate the extra ones")
@@ -178,6 +194,10 @@ class Host:
             request["KeyName"] = params["key_name"]
         if params["user_data"]:
             request["UserData"] = params["user_data"]
+        # A new token for each launch: a repeat of this request after a lost answer returns the
+        # first instance (writes.py), and a later launch (a lost or replaced host) is never
+        # answered with an old one.
+        request["ClientToken"] = str(uuid.uuid4())
         launched = self.act(
             self.ec2,
             f"start a {params['instance_type']} host from {image['ImageId']} ({image.get('Name', '')})",
@@ -209,6 +229,26 @@ class Host:
                 "modify_instance_metadata_options",
                 InstanceId=instance_id,
                 **METADATA_OPTIONS,
+            )
+        if not instance.get("IamInstanceProfile"):
+            self.act(
+                self.ec2,
+                f"give the host its instance profile {self.role_name}",
+                "associate_iam_instance_profile",
+                IamInstanceProfile={"Name": self.role_name},
+                InstanceId=instance_id,
+            )
+        root = next(
+            (m for m in instance.get("BlockDeviceMappings", []) if m["DeviceName"] == instance.get("RootDeviceName")),
+            None,
+        )
+        if root is not None and not root.get("Ebs", {}).get("DeleteOnTermination", True):
+            self.act(
+                self.ec2,
+                "delete the root volume with the host",
+                "modify_instance_attribute",
+                InstanceId=instance_id,
+                BlockDeviceMappings=[{"DeviceName": root["DeviceName"], "Ebs": {"DeleteOnTermination": True}}],
             )
         groups = sorted(g["GroupId"] for g in instance.get("SecurityGroups", []))
         if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
@@ -243,6 +283,7 @@ class Host:
                 self.ec2,
                 "allocate an Elastic IP",
                 "allocate_address",
+                find=self.find_address,
                 Domain="vpc",
                 TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": aws_tags(self.wanted_tags("ip"))}],
             )

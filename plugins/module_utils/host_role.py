@@ -36,6 +36,10 @@ class HostRole:
         found = self.call("look up the instance profile", "get_instance_profile", InstanceProfileName=self.name)
         return found["InstanceProfile"] if found else None
 
+    def role_in_profile(self):
+        roles = (self.profile() or {}).get("Roles", [])
+        return {} if any(r["RoleName"] == self.name for r in roles) else None
+
     def ensure(self, bucket_arns, kms_key_arns):
         # The instance profile lists its role with the role's ARN, so a no-op run needs no GetRole.
         profile = self.profile()
@@ -54,6 +58,14 @@ class HostRole:
                 Description=f"Convex host {self.host_name}: the objects of its buckets, nothing else",
                 Tags=aws_tags(self.tags),
             )
+        elif compare_policies(role.get("AssumeRolePolicyDocument") or {}, host_policy.TRUST_EC2):
+            # Set at creation, and repaired: only EC2 may take the role on.
+            self.act(
+                f"let only EC2 assume {self.name}",
+                "update_assume_role_policy",
+                RoleName=self.name,
+                PolicyDocument=json.dumps(host_policy.TRUST_EC2),
+            )
         self.ensure_policy(role is not None, bucket_arns, kms_key_arns)
         if profile is None:
             self.act(
@@ -63,9 +75,12 @@ class HostRole:
                 Tags=aws_tags(self.tags),
             )
         if not in_profile:
+            # A profile holds one role; AWS refuses a second AddRoleToInstanceProfile, so after a lost
+            # answer the profile is read to tell "done" from a foreign role (writes.py).
             self.act(
                 f"put {self.name} into its instance profile",
                 "add_role_to_instance_profile",
+                find=self.role_in_profile,
                 InstanceProfileName=self.name,
                 RoleName=self.name,
             )

@@ -5,11 +5,15 @@ It is amazon.aws's AnsibleAWSModule (which brings the connection options documen
 convex_selfhost.aws.connection), plus:
 - check mode always on;
 - a region required up front, with a message that says how to set it;
-- clients whose calls retry with jittered backoff (retry.py);
-- failures that say what to fix (errors.py).
+- clients whose calls retry with jittered backoff (retry.py), and only there;
+- failures that say what to fix (errors.py);
+- a failure in a worker thread (module_utils/parallel.py) raised to the main thread, which reports
+  every worker's failure in one result.
 """
 
 from __future__ import annotations
+
+import threading
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
@@ -22,6 +26,15 @@ try:
     import botocore.session
 except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
     botocore = None
+
+
+class WorkerFailure(Exception):
+    """A failure of one worker thread: its message and the rest of its result."""
+
+    def __init__(self, msg, result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
 
 
 class ConvexAWSModule(AnsibleAWSModule):
@@ -48,14 +61,23 @@ class ConvexAWSModule(AnsibleAWSModule):
 
     def aws_client(self, service, region=None):
         """A client for service (in region, else the module's) whose calls retry throttling, 5xx
-        and dropped connections.
+        and dropped connections (retry.py).
 
-        botocore's own retries are off so that attempts are counted in one place only; a caller
-        may still change that through aws_config.
+        botocore's own retries are off, whatever aws_config or AWS_MAX_ATTEMPTS say: botocore
+        would repeat a create whose answer was lost behind this collection's back, and make it
+        twice. The rest of aws_config still applies.
         """
-        config = botocore.config.Config(retries={"total_max_attempts": 1})
+        given = self.params.get("aws_config") or {}
+        config = botocore.config.Config(**given).merge(botocore.config.Config(retries={"total_max_attempts": 1}))
         extra = {"region": region} if region else {}
-        return RetryingClient(self.client(service, config=config, **extra), self._backoff)
+        return RetryingClient(self.client(service, aws_config=config, **extra), self._backoff)
+
+    def fail_json(self, *args, **kwargs):
+        """In a worker thread, raise the failure for the main thread to report (with the other
+        workers' failures); Ansible reads one JSON document, never two."""
+        if threading.current_thread() is not threading.main_thread():
+            raise WorkerFailure(kwargs.pop("msg", args[0] if args else "failed"), kwargs)
+        super().fail_json(*args, **kwargs)
 
     def fail_aws(self, error, action, **result):
         """Fail with a message that names the action, AWS's answer and what to fix."""

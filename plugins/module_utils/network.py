@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules, security_groups
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
@@ -25,6 +26,10 @@ ARGUMENT_SPEC = {
 _NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 ANYWHERE = "0.0.0.0/0"
 TIERS = ("public", "private")
+# The VPC's DNS attributes, set after CreateVpc (which takes none) and repaired on every run: a run
+# killed between the two would otherwise leave them off for good. The host needs both to resolve
+# the database's endpoint.
+DNS_ATTRIBUTES = {"EnableDnsSupport": "enableDnsSupport", "EnableDnsHostnames": "enableDnsHostnames"}
 
 
 def input_problems(params):
@@ -106,13 +111,22 @@ class Network(EC2Resources):
             self.module.fail_json(msg=f"several VPCs are named {self.name} ({ids}); remove the extra ones by hand")
         return vpcs[0] if vpcs else None
 
-    def read_children(self, vpc_id):
-        by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
-        gateways = self.call(
+    def find_gateways(self, vpc_id):
+        """The internet gateway, by its tags, so that one made and not yet attached (a run killed
+        in between, a lost answer) is found and attached; by its attachment when its tags were
+        lost, for a VPC takes one gateway only."""
+        gateways = self.owned("look up the internet gateway", "describe_internet_gateways", "InternetGateways", "igw")
+        if gateways or vpc_id is None:
+            return gateways
+        return self.call(
             "look up the internet gateway",
             "describe_internet_gateways",
             Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}],
         )["InternetGateways"]
+
+    def read_children(self, vpc_id):
+        by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+        gateways = self.find_gateways(vpc_id)
         subnets = self.call("look up the subnets", "describe_subnets", Filters=by_vpc)["Subnets"]
         tables = self.call("look up the route tables", "describe_route_tables", Filters=by_vpc)["RouteTables"]
         groups = self.call("look up the security groups", "describe_security_groups", Filters=by_vpc)["SecurityGroups"]
@@ -145,6 +159,7 @@ class Network(EC2Resources):
             created = self.act(
                 f"create the VPC {params['cidr']}",
                 "create_vpc",
+                find=lambda: self.found_as("Vpc", self.find_vpc()),
                 CidrBlock=params["cidr"],
                 TagSpecifications=self.tag_spec("vpc"),
             )
@@ -152,11 +167,11 @@ class Network(EC2Resources):
                 return {"vpc_cidr": params["cidr"]}
             vpc = created["Vpc"]
             self.ec2.wait("vpc_available", VpcIds=[vpc["VpcId"]])
-            for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
-                self.call(
-                    "turn on DNS in the VPC", "modify_vpc_attribute", VpcId=vpc["VpcId"], **{attribute: {"Value": True}}
-                )
-            gateways, subnets, tables, groups = [], [], [], []
+            # What CreateVpc gives every new VPC (Amazon VPC User Guide, "DNS attributes for your
+            # VPC"): DNS support on, DNS host names off.
+            self.ensure_dns(vpc["VpcId"], {"EnableDnsSupport": True, "EnableDnsHostnames": False})
+            # A gateway made by an earlier run killed before this VPC existed is used, not orphaned.
+            gateways, subnets, tables, groups = self.find_gateways(None), [], [], []
         else:
             if vpc["CidrBlock"] != params["cidr"]:
                 self.module.fail_json(
@@ -164,6 +179,7 @@ class Network(EC2Resources):
                     "a VPC's range cannot change; set cidr back or remove the network first"
                 )
             self.repair_tags(vpc["VpcId"], vpc.get("Tags"))
+            self.ensure_dns(vpc["VpcId"], self.dns_attributes(vpc["VpcId"]))
             gateways, subnets, tables, groups = self.read_children(vpc["VpcId"])
         vpc_id = vpc["VpcId"]
 
@@ -197,19 +213,52 @@ class Network(EC2Resources):
             "database_security_group_id": database_group,
         }
 
+    @staticmethod
+    def found_as(key, resource):
+        """What a create call would have answered, for a resource found instead (or None)."""
+        return {key: resource} if resource else None
+
+    def dns_attributes(self, vpc_id):
+        """The VPC's DNS attributes as they are: two reads, one attribute each (DescribeVpcs
+        gives neither)."""
+        found = {}
+        for attribute, name in DNS_ATTRIBUTES.items():
+            answer = self.call("read the VPC's DNS attributes", "describe_vpc_attribute", VpcId=vpc_id, Attribute=name)
+            found[attribute] = answer[attribute]["Value"]
+        return found
+
+    def ensure_dns(self, vpc_id, current):
+        for attribute, name in DNS_ATTRIBUTES.items():
+            if not current.get(attribute):
+                self.act(
+                    f"turn on {name} in the VPC {vpc_id}",
+                    "modify_vpc_attribute",
+                    VpcId=vpc_id,
+                    **{attribute: {"Value": True}},
+                )
+
     def ensure_gateway(self, vpc_id, gateways):
         if gateways:
-            self.repair_tags(gateways[0]["InternetGatewayId"], gateways[0].get("Tags"), "igw")
-            return gateways[0]["InternetGatewayId"]
-        created = self.act(
-            "create the internet gateway",
-            "create_internet_gateway",
-            TagSpecifications=self.tag_spec("internet-gateway", "igw"),
-        )
-        if created is None:
-            return None
-        gateway_id = created["InternetGateway"]["InternetGatewayId"]
-        self.call("attach the internet gateway", "attach_internet_gateway", InternetGatewayId=gateway_id, VpcId=vpc_id)
+            gateway = gateways[0]
+            self.repair_tags(gateway["InternetGatewayId"], gateway.get("Tags"), "igw")
+        else:
+            created = self.act(
+                "create the internet gateway",
+                "create_internet_gateway",
+                find=lambda: self.found_as("InternetGateway", next(iter(self.find_gateways(None)), None)),
+                TagSpecifications=self.tag_spec("internet-gateway", "igw"),
+            )
+            if created is None:
+                return None
+            gateway = created["InternetGateway"]
+        gateway_id = gateway["InternetGatewayId"]
+        if vpc_id not in {a.get("VpcId") for a in gateway.get("Attachments", [])}:
+            self.act(
+                f"attach the internet gateway {gateway_id} to the VPC",
+                "attach_internet_gateway",
+                InternetGatewayId=gateway_id,
+                VpcId=vpc_id,
+            )
         return gateway_id
 
     def ensure_subnets(self, vpc_id, subnets, tier, cidrs, zones):
@@ -222,6 +271,7 @@ class Network(EC2Resources):
                 created = self.act(
                     f"create the {tier} subnet {cidr} in {zone}",
                     "create_subnet",
+                    find=lambda cidr=cidr: self.found_as("Subnet", self.find_subnet(vpc_id, cidr)),
                     VpcId=vpc_id,
                     CidrBlock=cidr,
                     AvailabilityZone=zone,
@@ -230,7 +280,7 @@ class Network(EC2Resources):
                 if created is None:
                     ids.append(None)
                     continue
-                subnet = {**created["Subnet"], "MapPublicIpOnLaunch": False}
+                subnet = {"MapPublicIpOnLaunch": False, **created["Subnet"]}
             else:
                 self.repair_tags(subnet["SubnetId"], subnet.get("Tags"), role, role)
             # Public subnets give the host a public address; private ones never do.
@@ -248,9 +298,11 @@ class Network(EC2Resources):
         role = f"{tier}-routes"
         table = next((t for t in tables if role_of(t) == role), None)
         if table is None:
+            # A client token makes a repeat after a lost answer return the first table (writes.py).
             created = self.act(
                 f"create the {tier} route table",
                 "create_route_table",
+                ClientToken=str(uuid.uuid4()),
                 VpcId=vpc_id,
                 TagSpecifications=self.tag_spec("route-table", role, role),
             )
@@ -288,6 +340,7 @@ class Network(EC2Resources):
             created = self.act(
                 f"create the security group {group_name}",
                 "create_security_group",
+                find=lambda: self.find_group(vpc_id, group_name),
                 GroupName=group_name,
                 Description=description,
                 VpcId=vpc_id,
@@ -305,6 +358,17 @@ class Network(EC2Resources):
         if not egress:
             security_groups.ensure_no_egress(self, group["GroupId"], group_name, group.get("IpPermissionsEgress"))
         return group["GroupId"]
+
+    def find_subnet(self, vpc_id, cidr):
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "cidr-block", "Values": [cidr]}]
+        return next(iter(self.call("look up the subnet", "describe_subnets", Filters=filters)["Subnets"]), None)
+
+    def find_group(self, vpc_id, group_name):
+        """A group of this name in the VPC, as CreateSecurityGroup answers (its GroupId); the name
+        is unique in a VPC, and this collection's own."""
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [group_name]}]
+        listed = self.call("look up the security group", "describe_security_groups", Filters=filters)
+        return next(({"GroupId": g["GroupId"]} for g in listed["SecurityGroups"]), None)
 
     # --- absent --------------------------------------------------------------------------
     def remove(self):
@@ -337,8 +401,12 @@ class Network(EC2Resources):
             self.act(f"delete the subnet {subnet['CidrBlock']}", "delete_subnet", SubnetId=subnet["SubnetId"])
         for gateway in gateways:
             gateway_id = gateway["InternetGatewayId"]
-            self.act(
-                "detach the internet gateway", "detach_internet_gateway", InternetGatewayId=gateway_id, VpcId=vpc_id
-            )
+            for attachment in gateway.get("Attachments", []):
+                self.act(
+                    "detach the internet gateway",
+                    "detach_internet_gateway",
+                    InternetGatewayId=gateway_id,
+                    VpcId=attachment["VpcId"],
+                )
             self.act("delete the internet gateway", "delete_internet_gateway", InternetGatewayId=gateway_id)
         self.act(f"delete the VPC {vpc_id}", "delete_vpc", VpcId=vpc_id)

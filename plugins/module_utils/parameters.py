@@ -113,6 +113,9 @@ class Parameters:
         return found
 
     def put(self, description, name, value, overwrite):
+        """The version stored, and the value stored: a new parameter that exists already (made by
+        an attempt whose answer was lost, or by a run beside this one) keeps the value it holds,
+        which is read back, so that what this run uses is what SSM has."""
         request = {"Name": name, "Value": value, "Type": "SecureString", "Overwrite": overwrite}
         if self.params["kms_key_id"]:
             request["KeyId"] = self.params["kms_key_id"]
@@ -121,8 +124,17 @@ class Parameters:
             request["Tags"] = aws_tags(self.actions.wanted_tags())
             if self.params["description"]:
                 request["Description"] = self.params["description"]
-        stored = self.actions.act(self.ssm, description, "put_parameter", **request)
-        return stored["Version"] if stored else None
+
+        def stored_already():
+            found = self.read([name], with_value=True).get(name)
+            return {"Version": found["Version"], "Value": found.get("Value")} if found else None
+
+        stored = self.actions.act(
+            self.ssm, description, "put_parameter", find=None if overwrite else stored_already, **request
+        )
+        if not stored:
+            return None, value
+        return stored["Version"], stored.get("Value", value)
 
     def absent(self):
         for name in self.read([spec["name"] for spec in wanted(self.params)], with_value=False):
@@ -139,14 +151,16 @@ class Parameters:
             name = spec["name"]
             stored = current.get(name)
             if stored is None:
-                values[name] = given if given is not None else generate(spec)
-                versions[name] = self.put(f"store a new value in {name}", name, values[name], overwrite=False)
+                wanted_value = given if given is not None else generate(spec)
+                versions[name], values[name] = self.put(
+                    f"store a new value in {name}", name, wanted_value, overwrite=False
+                )
                 continue
             values[name], versions[name] = stored.get("Value"), stored["Version"]
             new_value = generate(spec) if params["regenerate"] else given if given not in (None, values[name]) else None
             if new_value is not None:
                 versions[name] = (
-                    self.put(f"replace the value of {name}", name, new_value, overwrite=True) or versions[name]
+                    self.put(f"replace the value of {name}", name, new_value, overwrite=True)[0] or versions[name]
                 )
                 values[name] = None if self.module.check_mode else new_value
             self.repair_tags(name, stored["Tags"])

@@ -115,10 +115,24 @@ class Records:
                 batch.append(("DELETE", record, f"remove {name}, which this deployment no longer serves"))
         if batch:
             changes = [{"Action": action, "ResourceRecordSet": record} for action, record, text in batch]
+
+            def applied():
+                """{} when the zone holds what the batch makes (a lost answer to a batch that went
+                through), else None."""
+                now = self.current(zone_id)
+                for action, record, _text in batch:
+                    there = now.get(record["Name"])
+                    if (action == "DELETE") != (there is None) or (
+                        action == "UPSERT" and {k: there.get(k) for k in record} != record
+                    ):
+                        return None
+                return {}
+
             self.actions.act(
                 self.route53,
                 "; ".join(text for action, record, text in batch),
                 "change_resource_record_sets",
+                find=applied,
                 HostedZoneId=zone_id,
                 ChangeBatch={"Comment": "convex_selfhost.aws.dns", "Changes": changes},
             )

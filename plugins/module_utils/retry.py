@@ -1,8 +1,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jittered exponential backoff for AWS calls that fail for passing reasons.
 
-botocore's own retries are switched off on clients made by this collection (see client.py), so
-every retry happens here: one policy, one place to read, and a count the tests can observe.
+botocore's own retries are switched off on clients made by this collection (module.py), so every
+retry happens here: one policy, one place to read, and a count the tests can observe.
+
+A passing failure is one of two kinds, and the difference decides whether a write may be sent
+again:
+- refused: AWS turned the request away before acting on it (throttling). Sending it again is
+  always safe.
+- unknown: AWS may or may not have acted (an internal error, a 5xx, a dropped connection, a time
+  out). A read may be sent again; a write only as writes.py says it may, or a create would be
+  made twice.
 """
 
 from __future__ import annotations
@@ -10,29 +18,28 @@ from __future__ import annotations
 import random
 import time
 
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import writes
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
+
 try:
     from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError, WaiterError
     from botocore.parsers import ResponseParserError
 except ImportError:  # AnsibleAWSModule reports a missing botocore itself.
     ClientError = ConnectionClosedError = ReadTimeoutError = ResponseParserError = WaiterError = None
 
-# Error codes that mean "too fast" or "not now" rather than "wrong".
-RETRYABLE_CODES = frozenset(
+REFUSED = "refused"
+UNKNOWN = "unknown"
+
+# Error codes that mean "too fast" or "not now": AWS did not act on the request.
+REFUSED_CODES = frozenset(
     (
         "BandwidthLimitExceeded",
         "EC2ThrottledException",
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
         "PriorRequestNotComplete",
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "RequestThrottled",
         "RequestThrottledException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
         "SlowDown",
         "Throttled",
         "ThrottledException",
@@ -40,9 +47,23 @@ RETRYABLE_CODES = frozenset(
         "ThrottlingException",
         "TooManyRequestsException",
         "TransactionInProgressException",
+    )
+)
+# Error codes after which nobody can tell whether AWS acted on the request.
+UNKNOWN_CODES = frozenset(
+    (
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
         "Unavailable",
     )
 )
+# Kept for callers that only ask "worth another attempt?" (reads, waiters).
+RETRYABLE_CODES = REFUSED_CODES | UNKNOWN_CODES
 
 # Client attributes that must not be wrapped: they build objects rather than call AWS.
 _NOT_CALLS = frozenset(("get_paginator", "can_paginate", "get_waiter", "generate_presigned_url"))
@@ -72,34 +93,48 @@ class Backoff:
         self._sleep(self.delay(retry_number))
 
 
-def _is_passing_answer(response, extra_codes=None):
+def _kind_of_answer(response, extra_codes=None):
     error = response.get("Error", {})
     code = error.get("Code", "")
     if extra_codes and code in extra_codes and extra_codes[code] in (error.get("Message") or ""):
-        return True
+        return REFUSED
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return code in RETRYABLE_CODES or status == 429 or status >= 500
+    if code in REFUSED_CODES or status == 429:
+        return REFUSED
+    if code in UNKNOWN_CODES or status >= 500:
+        return UNKNOWN
+    return None
+
+
+def passing(error, extra_codes=None):
+    """REFUSED or UNKNOWN for a passing failure (see the module's docstring), None for one that
+    another attempt would not change. extra_codes maps further error codes to a word their message
+    must carry, for answers that mean "not yet" for one call only (AWS has not spread a new IAM
+    instance profile to EC2 yet): such a call was refused, not made."""
+    if ClientError is not None and isinstance(error, ClientError):
+        return _kind_of_answer(getattr(error, "response", None) or {}, extra_codes)
+    # A waiter gives up on the first answer none of its acceptors knows, throttling included.
+    if WaiterError is not None and isinstance(error, WaiterError):
+        return _kind_of_answer(getattr(error, "last_response", None) or {})
+    # A connection dropped or timed out mid-call, and a body botocore cannot parse (a load
+    # balancer's bare "503 Service Unavailable" page): the request may have been acted on. A
+    # refused connection (wrong endpoint, nothing listening) is not passing: retrying it would
+    # only delay the real message.
+    if ConnectionClosedError is not None and isinstance(
+        error, (ConnectionClosedError, ReadTimeoutError, ResponseParserError)
+    ):
+        return UNKNOWN
+    return None
 
 
 def is_retryable(error, extra_codes=None):
-    """True when an exception from botocore is worth another attempt. extra_codes maps further
-    error codes to a word their message must carry, for answers that mean "not yet" for one
-    call only (AWS has not spread a new IAM instance profile to EC2 yet)."""
-    if ClientError is not None and isinstance(error, ClientError):
-        return _is_passing_answer(getattr(error, "response", None) or {}, extra_codes)
-    # A waiter gives up on the first answer none of its acceptors knows, throttling included.
-    if WaiterError is not None and isinstance(error, WaiterError):
-        return _is_passing_answer(getattr(error, "last_response", None) or {})
-    # A connection dropped or timed out mid-call is passing, and so is a body botocore cannot
-    # parse (a load balancer's bare "503 Service Unavailable" page). A refused connection (wrong
-    # endpoint, nothing listening) is not: retrying it would only delay the real message.
-    if ConnectionClosedError is not None:
-        return isinstance(error, (ConnectionClosedError, ReadTimeoutError, ResponseParserError))
-    return False
+    """True when another attempt of a read is worth it."""
+    return passing(error, extra_codes) is not None
 
 
 def call_with_retries(function, backoff, *args, extra_codes=None, **kwargs):
-    """Call function until it succeeds, fails for good, or runs out of attempts."""
+    """Call function (a read, or a write that may be repeated) until it succeeds, fails for good,
+    or runs out of attempts."""
     for attempt in range(backoff.attempts):
         try:
             return function(*args, **kwargs)
@@ -110,16 +145,56 @@ def call_with_retries(function, backoff, *args, extra_codes=None, **kwargs):
     raise AssertionError("unreachable: the loop either returns or raises")
 
 
+def write_with_retries(function, backoff, repeat, find=None, extra_codes=None, **kwargs):
+    """Make a write, retrying what is passing without ever making it twice.
+
+    repeat (from writes.py) says how the write may be sent again after an unknown outcome. find()
+    returns what the write makes if it exists already (and is the caller's own), else None: it is
+    asked before every attempt that follows an unknown outcome, and when AWS answers that the thing
+    exists already. Without a way to repeat safely, an unknown outcome is reported, not retried:
+    the next run looks before it makes anything.
+    """
+    uncertain = False
+    for attempt in range(backoff.attempts):
+        try:
+            return function(**kwargs)
+        except Exception as error:  # pylint: disable=broad-except
+            if error_code(error) in repeat.done_codes and (uncertain or repeat.ours or find is not None):
+                # The thing exists: made by the attempt whose answer was lost, or found as ours.
+                found = find() if find is not None else {}
+                if found is not None:
+                    return found
+                raise
+            kind = passing(error, extra_codes)
+            if kind is None or attempt + 1 >= backoff.attempts:
+                raise
+            if kind == UNKNOWN:
+                if not (repeat.safe or repeat.done_codes or find is not None):
+                    raise
+                uncertain = True
+        backoff.wait(attempt)
+        if uncertain and find is not None:
+            found = find()
+            if found is not None:
+                return found
+    raise AssertionError("unreachable: the loop either returns or raises")
+
+
 class RetryingClient:
-    """A boto3 client whose API calls all retry with backoff."""
+    """A boto3 client whose API calls retry with backoff: reads on any passing failure, writes as
+    writes.py allows for each operation."""
 
     def __init__(self, client, backoff=None, extra_codes=None):
         self._client = client
         self._backoff = backoff or Backoff()
         self._extra_codes = extra_codes
 
+    @property
+    def service(self):
+        return self._client.meta.service_model.service_name
+
     def with_extra_codes(self, extra_codes):
-        """The same client, retrying also the answers extra_codes names (see is_retryable)."""
+        """The same client, retrying also the answers extra_codes names (see passing)."""
         return RetryingClient(self._client, self._backoff, {**(self._extra_codes or {}), **extra_codes})
 
     def __getattr__(self, name):
@@ -128,10 +203,20 @@ class RetryingClient:
             return attribute
 
         def retrying(*args, **kwargs):
-            return call_with_retries(attribute, self._backoff, *args, extra_codes=self._extra_codes, **kwargs)
+            if writes.is_read(name):
+                return call_with_retries(attribute, self._backoff, *args, extra_codes=self._extra_codes, **kwargs)
+            return self.write(name, **kwargs)
 
         retrying.__name__ = name
         return retrying
+
+    def write(self, operation, find=None, **kwargs):
+        """Make the write operation (botocore's method name) with kwargs; find as in
+        write_with_retries."""
+        repeat = writes.repeat_of(self.service, operation, kwargs)
+        return write_with_retries(
+            getattr(self._client, operation), self._backoff, repeat, find, self._extra_codes, **kwargs
+        )
 
     def wait(self, waiter_name, delay=None, max_attempts=None, **kwargs):
         """Run a botocore waiter that rides out throttling and 5xx answers.
@@ -143,7 +228,7 @@ class RetryingClient:
         waiter = self._client.get_waiter(waiter_name)
         delay = delay or waiter.config.delay
         deadline = time.monotonic() + delay * (max_attempts or waiter.config.max_attempts)
-        passing = 0
+        passing_answers = 0
         while True:
             attempts_left = max(1, int((deadline - time.monotonic()) // delay))
             try:
@@ -151,8 +236,8 @@ class RetryingClient:
             except Exception as error:  # pylint: disable=broad-except
                 if not is_retryable(error) or time.monotonic() >= deadline:
                     raise
-            self._backoff.wait(min(passing, self._backoff.attempts))
-            passing += 1
+            self._backoff.wait(min(passing_answers, self._backoff.attempts))
+            passing_answers += 1
 
     def paginate(self, operation, **kwargs):
         """All pages of a paginated call merged into one dict.

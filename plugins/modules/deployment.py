@@ -171,8 +171,6 @@ changes:
   elements: str
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     buckets,
     database,
@@ -184,95 +182,9 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     records,
 )
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.deployment_plan import NEW, input_problems, resources
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.stage import STAGE_TAG
-
-# Ids a resource made in check mode would have: nothing is sent to AWS with them.
-NEW = "(new)"
-
-
-def options(spec, given):
-    """A resource's full options: the module's defaults, then what the stage model gives."""
-    return {**{name: option.get("default") for name, option in spec.items()}, **given}
-
-
-def resources(stage, password):
-    """Each resource's options, from the stage model alone."""
-    settings = stage["settings"]
-    tags = {"tags": stage["tags"], "purge_tags": True}
-    return {
-        "network": network.with_default_subnets(
-            options(
-                network.ARGUMENT_SPEC,
-                {
-                    "name": stage["resource_name"],
-                    "cidr": settings["stage_vpc_cidr"],
-                    "admin_cidrs": settings["stage_ssh_cidrs"],
-                    **tags,
-                },
-            )
-        ),
-        "buckets": options(
-            buckets.ARGUMENT_SPEC,
-            {
-                "prefix": stage["bucket_prefix"],
-                "versioning": settings["stage_bucket_versioning"],
-                "export_retention_days": settings["stage_export_retention_days"],
-                "noncurrent_version_days": settings["stage_noncurrent_version_days"],
-                "tls_only": settings["stage_bucket_tls_only"],
-                "force": True,
-                **tags,
-            },
-        ),
-        "database": options(
-            database.ARGUMENT_SPEC,
-            {
-                "name": stage["resource_name"],
-                # Another instance than the one named after the deployment, after a restore.
-                "instance_identifier": stage.get("database_instance") or stage["resource_name"],
-                "engine_version": settings["stage_db_engine_version"],
-                "instance_class": settings["stage_db_instance_class"],
-                "allocated_storage": settings["stage_db_storage_gb"],
-                "master_password": password,
-                "backup_retention_days": settings["stage_db_backup_days"],
-                "deletion_protection": stage["protected"],
-                "multi_az": settings["stage_db_multi_az"],
-                "max_allocated_storage": settings["stage_db_max_storage_gb"],
-                "database_name": stage["database_name"],
-                **tags,
-            },
-        ),
-        "host": options(
-            host.ARGUMENT_SPEC,
-            {
-                "name": stage["resource_name"],
-                "os": settings["stage_os"],
-                "architecture": settings["stage_architecture"],
-                "instance_type": settings["stage_instance_type"],
-                "image_id": stage.get("image_id") or None,
-                "bucket_arns": stage["bucket_arns"],
-                "key_name": settings["stage_ssh_key_name"] or None,
-                "termination_protection": stage["protected"],
-                "recovery_alarm": settings["stage_recovery_alarm"],
-                **tags,
-            },
-        ),
-        "records": options(
-            records.ARGUMENT_SPEC, {"zone_id": stage.get("zone_id") or None, "zone": settings["stage_dns_zone"]}
-        ),
-    }
-
-
-def input_problems(wanted):
-    problems = []
-    for name, check in (
-        ("network", network.input_problems),
-        ("buckets", buckets.input_problems),
-        ("database", database.input_problems),
-        ("host", host.input_problems),
-    ):
-        problems.extend(f"stage ({name}): {problem}" for problem in check(wanted[name]))
-    return problems
 
 
 def database_problems(params, stage):
@@ -315,17 +227,11 @@ def restore_target(module, stage):
     return target
 
 
-def side_by_side(*calls):
-    """Run the calls at once; their results in order. A failure in one fails the module as usual."""
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(call) for call in calls]
-        return [future.result() for future in futures]
-
-
 def present(module, actions, wanted):
     stage, params = module.params["stage"], module.params
     made_database = database.Database(module, wanted["database"], actions)
-    made_host = host.Host(module, wanted["host"], actions)
+    # The host as the stage model read it moments ago, in this run: it is read once.
+    made_host = host.Host(module, wanted["host"], actions, seen=stage.get("host_seen"))
     # Protection recorded in AWS is checked before anything is written; its reads are the ones
     # the host and database use below.
     found = protection.guard(module, stage, made_host, made_database, removing=False)
@@ -349,7 +255,7 @@ def present(module, actions, wanted):
         made_database.refuse_unrestorable()
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
-    net, stored = side_by_side(made_network.ensure, made_buckets.ensure)
+    net, stored = actions.parallel(made_network.ensure, made_buckets.ensure)
     wanted["database"].update(
         subnet_ids=net.get("private_subnet_ids") or [NEW, NEW],
         security_group_ids=[net.get("database_security_group_id") or NEW],
@@ -358,7 +264,7 @@ def present(module, actions, wanted):
         subnet_id=(net.get("public_subnet_ids") or [NEW])[0],
         security_group_ids=[net.get("host_security_group_id") or NEW],
     )
-    db, machine = side_by_side(made_database.ensure, made_host.ensure)
+    db, machine = actions.parallel(made_database.ensure, made_host.ensure)
     if wanted["records"]["zone"] and machine.get("public_ip"):
         names = module.params["stage"]["host_names"].values()
         wanted["records"]["records"] = dict.fromkeys(names, machine["public_ip"])

@@ -161,12 +161,56 @@ def test_bad_input_fails_before_any_call(aws, bad, names):
     aws.assert_module_refuses("network", network_args(aws, **bad), names)
 
 
-def test_a_noop_run_costs_five_api_calls(aws):
+def test_a_noop_run_costs_seven_api_calls(aws):
     run_module("network", network_args(aws))
     before = aws.request_count()
     run_module("network", network_args(aws))
-    # VPC, gateway, subnets, route tables, security groups: the zones come from the subnets.
-    assert aws.request_count() - before == 5
+    # VPC, its two DNS attributes, gateway, subnets, route tables, security groups: the zones come
+    # from the subnets.
+    assert aws.request_count() - before == 7
+
+
+def dns_attributes(aws, vpc_id):
+    ec2 = aws.client("ec2")
+    return {
+        name: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=name)[name[0].upper() + name[1:]]["Value"]
+        for name in ("enableDnsSupport", "enableDnsHostnames")
+    }
+
+
+def test_dns_attributes_set_at_creation_are_repaired_on_later_runs(aws):
+    made = run_module("network", network_args(aws))
+    assert dns_attributes(aws, made["vpc_id"]) == {"enableDnsSupport": True, "enableDnsHostnames": True}
+    aws.client("ec2").modify_vpc_attribute(VpcId=made["vpc_id"], EnableDnsHostnames={"Value": False})
+    planned = run_module("network", network_args(aws), check_mode=True)
+    assert planned["changes"] == [f"turn on enableDnsHostnames in the VPC {made['vpc_id']}"]
+    repaired = run_module("network", network_args(aws))
+    assert repaired["changes"] == planned["changes"]
+    assert dns_attributes(aws, made["vpc_id"]) == {"enableDnsSupport": True, "enableDnsHostnames": True}
+    assert run_module("network", network_args(aws)).changed is False
+
+
+def test_a_gateway_made_but_never_attached_is_found_by_its_tags_and_attached(aws):
+    """A run killed between CreateInternetGateway and AttachInternetGateway."""
+    made = run_module("network", network_args(aws))
+    ec2 = aws.client("ec2")
+    ec2.detach_internet_gateway(InternetGatewayId=made["internet_gateway_id"], VpcId=made["vpc_id"])
+    repaired = run_module("network", network_args(aws))
+    assert repaired["changes"] == [f"attach the internet gateway {made['internet_gateway_id']} to the VPC"]
+    gateways = ec2.describe_internet_gateways()["InternetGateways"]
+    assert [g["InternetGatewayId"] for g in gateways] == [made["internet_gateway_id"]], "no second gateway"
+    assert gateways[0]["Attachments"][0]["VpcId"] == made["vpc_id"]
+    assert run_module("network", network_args(aws)).changed is False
+
+
+def test_removal_also_takes_a_gateway_that_was_never_attached(aws):
+    made = run_module("network", network_args(aws))
+    ec2 = aws.client("ec2")
+    ec2.detach_internet_gateway(InternetGatewayId=made["internet_gateway_id"], VpcId=made["vpc_id"])
+    removed = run_module("network", network_args(aws, state="absent"))
+    assert not removed.failed, removed
+    assert ec2.describe_internet_gateways()["InternetGateways"] == []
+    assert our_vpcs(aws) == []
 
 
 def egress(aws, group_id):
