@@ -420,7 +420,9 @@ class Database:
         if instance is None and not self.restoring():
             # Checked before the groups are made, so a refused run leaves nothing behind.
             missing = []
-            if not self.params["master_password"]:
+            # Check mode only says the instance would be made: a first run's check has no stored
+            # password yet (the secret module makes it for real runs only).
+            if not self.params["master_password"] and not self.module.check_mode:
                 missing.append("master_password (pass the stored secret)")
             if len(self.params["subnet_ids"]) < 2:
                 missing.append("subnet_ids (at least two private subnets)")

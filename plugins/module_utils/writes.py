@@ -58,7 +58,8 @@ WRITES = {
         "revoke_security_group_ingress": done("InvalidPermission.NotFound"),
         "revoke_security_group_egress": done("InvalidPermission.NotFound"),
         "associate_iam_instance_profile": done("IncorrectState"),
-        "disassociate_address": done("InvalidAssociationID.NotFound"),
+        # Idempotent by default, as EC2's idempotency page lists them (with TerminateInstances).
+        "disassociate_address": SAFE,
         "release_address": done("InvalidAllocationID.NotFound"),
         "disassociate_route_table": done("InvalidAssociationID.NotFound"),
         "delete_route_table": done("InvalidRouteTableID.NotFound"),
@@ -72,7 +73,6 @@ WRITES = {
         "replace_route": SAFE,
         "modify_instance_metadata_options": SAFE,
         "modify_instance_attribute": SAFE,
-        # Associating an address with the instance it is associated with already changes nothing.
         "associate_address": SAFE,
         "terminate_instances": SAFE,
         "create_tags": SAFE,

@@ -1,14 +1,24 @@
 """An HTTP proxy in front of the AWS emulator that fails some calls on purpose.
 
-It answers a chosen share of requests (or the first N) with the errors AWS gives under load:
-throttling in the protocol of the service asked (so botocore parses a real error code), or a
-bare 503. Everything else is forwarded untouched. Used to show that modules retry with
-backoff and that a run under faults converges without duplicates.
+It can:
+- answer a chosen share of requests (or the first N) with the errors AWS gives under load:
+  throttling in the protocol of the service asked (so botocore parses a real error code), or a
+  bare 503, without forwarding them;
+- lose answers (LostAnswers): forward a write, so AWS acts on it, then answer 500 or drop the
+  connection, as AWS does when a response is lost after the write;
+- hold the answer to a chosen write (HoldAfter) until the test has killed the run that sent it;
+- answer a repeated client token as EC2 does, which the emulator does not: moto makes a second
+  instance for a RunInstances repeated with the same ClientToken. The EC2 API Reference
+  ("Ensuring idempotency in Amazon EC2 API requests") says a repeat with the same token and the same
+  parameters gets the original request's result, and one with other parameters the error
+  IdempotentParameterMismatch; the proxy does exactly that for every request carrying ClientToken.
+Everything else is forwarded untouched.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import http.client
 import json
 import random
@@ -17,6 +27,8 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from moto_server import call_of
 
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
@@ -88,12 +100,105 @@ class FaultPolicy:
             return kind
 
 
+# What AWS answers when it fails inside, by the service's protocol: code, body shape.
+_INTERNAL = {"ec2": ("InternalError", "ec2"), "s3": ("InternalError", "s3"), "ssm": ("InternalServerError", "json")}
+_DEFAULT_INTERNAL = ("InternalFailure", "query")
+
+
+class LostAnswers:
+    """Lose the answer to the first attempt of every write (each distinct request once): the
+    write is forwarded and made, then the client gets a 500 (mode "500") or a closed connection
+    (mode "drop"). only: a set of actions to limit it to (all writes by default)."""
+
+    def __init__(self, mode="500", only=None):
+        if mode not in ("500", "drop"):
+            raise ValueError("mode is 500 or drop")
+        self.mode = mode
+        self.only = only
+        self.seen = set()
+        self.lost = []
+        self._lock = threading.Lock()
+
+    def loses(self, call, body):
+        if not call.writes or (self.only is not None and call.action not in self.only):
+            return False
+        key = (str(call), hashlib.sha256(body).hexdigest())
+        with self._lock:
+            if key in self.seen:
+                return False
+            self.seen.add(key)
+            self.lost.append(str(call))
+            return True
+
+
+class HoldAfter:
+    """Hold the answer to the first request of action (once AWS has made it) until released:
+    the test kills the run meanwhile, as a kill right after the call would."""
+
+    def __init__(self, action):
+        self.action = action
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._taken = False
+        self._lock = threading.Lock()
+
+    def holds(self, call):
+        with self._lock:
+            if self._taken or call.action != self.action:
+                return False
+            self._taken = True
+            return True
+
+
+def client_token(body):
+    """The ClientToken of a query-protocol request (EC2), or None."""
+    return parse_qs(body.decode("utf-8", "replace")).get("ClientToken", [None])[0]
+
+
+class ClientTokens:
+    """The first answer to each (action, ClientToken), replayed for a repeat (see the module's
+    docstring)."""
+
+    def __init__(self):
+        self.answers = {}
+        self.replayed = 0
+        self._lock = threading.Lock()
+
+    def replay(self, action, token, body):
+        """The stored answer (status, headers, data) for a repeat, or None for a first request."""
+        with self._lock:
+            found = self.answers.get((action, token))
+        if found is None:
+            return None
+        params, answer = found
+        if params != _params_without_signature(body):
+            message = (
+                "Arguments on this idempotent request are inconsistent with arguments used in previous request(s)."
+            )
+            content_type, text = _error_body("ec2", "IdempotentParameterMismatch", str(uuid.uuid4()), message)
+            return 400, [("Content-Type", content_type)], text.encode()
+        with self._lock:
+            self.replayed += 1
+        return answer
+
+    def keep(self, action, token, body, answer):
+        with self._lock:
+            self.answers.setdefault((action, token), (_params_without_signature(body), answer))
+
+
+def _params_without_signature(body):
+    return sorted((k, v) for k, v in parse_qs(body.decode("utf-8", "replace")).items())
+
+
 class FaultProxy:
     """A threaded proxy on 127.0.0.1 in front of upstream (an http:// endpoint)."""
 
-    def __init__(self, upstream, policy=None, port=0):
+    def __init__(self, upstream, policy=None, port=0, lost=None, hold=None):
         self.upstream = urlsplit(upstream)
         self.policy = policy or FaultPolicy()
+        self.lost = lost
+        self.hold = hold
+        self.tokens = ClientTokens()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread = None
 
@@ -113,6 +218,20 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                call = call_of(
+                    {
+                        "headers": dict(self.headers.items()),
+                        "body": body.decode("utf-8", "replace"),
+                        "method": self.command,
+                        "url": self.path,
+                    }
+                )
+                token = client_token(body) if call.writes else None
+                if token:
+                    replayed = proxy.tokens.replay(call.action, token, body)
+                    if replayed is not None:
+                        self._send_answer(*replayed)
+                        return
                 refused = proxy.policy.refusal(body)
                 if refused:
                     self._answer_refusal(refused)
@@ -122,11 +241,45 @@ class FaultProxy:
                     self._answer_fault(fault)
                     return
                 try:
-                    self._forward(body)
+                    answer = self._forward(body)
                 except OSError:
                     # The emulator is gone (a test killed it): drop the client's connection, as
                     # a dead endpoint would, without a traceback in the test output.
                     self.close_connection = True
+                    return
+                if token and 200 <= answer[0] < 300:
+                    proxy.tokens.keep(call.action, token, body, answer)
+                if proxy.hold is not None and proxy.hold.holds(call):
+                    proxy.hold.held.set()
+                    proxy.hold.release.wait(120)
+                if proxy.lost is not None and proxy.lost.loses(call, body):
+                    if proxy.lost.mode == "drop":
+                        # Nothing is written back: the client sees the connection closed.
+                        self.close_connection = True
+                        return
+                    self._answer_internal_error()
+                    return
+                self._send_answer(*answer)
+
+            def _service(self):
+                match = _SERVICE_IN_SCOPE.search(self.headers.get("Authorization", ""))
+                return match.group(1) if match else ""
+
+            def _answer_internal_error(self):
+                code, shape = _INTERNAL.get(self._service(), _DEFAULT_INTERNAL)
+                message = "We encountered an internal error (injected by the test fault proxy, after the write)"
+                content_type, text = _error_body(shape, code, str(uuid.uuid4()), message)
+                self._send(500, content_type, text.encode())
+
+            def _send_answer(self, status, headers, data):
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
             def _answer_refusal(self, code):
                 proxy.policy.answered[code] += 1
@@ -147,9 +300,7 @@ class FaultProxy:
                 if kind == "503":
                     code, status, content_type, text = "503", 503, "text/plain", "Service Unavailable"
                 else:
-                    match = _SERVICE_IN_SCOPE.search(self.headers.get("Authorization", ""))
-                    service = match.group(1) if match else ""
-                    code, status, shape = _THROTTLE.get(service, _DEFAULT_THROTTLE)
+                    code, status, shape = _THROTTLE.get(self._service(), _DEFAULT_THROTTLE)
                     content_type, text = _error_body(shape, code, request_id)
                 proxy.policy.answered[code] += 1
                 data = text.encode()
@@ -162,20 +313,15 @@ class FaultProxy:
                     self.wfile.write(data)
 
             def _forward(self, body):
+                """AWS's answer to the request: (status, headers, body)."""
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                response = upstream.getresponse()
-                data = response.read()
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                upstream.close()
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    return response.status, response.getheaders(), response.read()
+                finally:
+                    upstream.close()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
