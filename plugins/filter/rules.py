@@ -23,6 +23,9 @@ RULES = {
     "absolute_path": rules.absolute_path_problem,
     "origin": rules.origin_problem,
     "release": rules.release_problem,
+    "calendar": rules.calendar_problem,
+    "backend_env": rules.backend_env_problem,
+    "dashboard_users": rules.dashboard_users_problem,
 }
 
 

@@ -49,10 +49,9 @@ def input_problems(params):
 
 
 def storage_limit_problem(params):
-    limit = params["max_allocated_storage"]
-    if limit and limit <= params["allocated_storage"]:
-        return f"{limit} must be above allocated_storage ({params['allocated_storage']}), or 0 to keep storage fixed"
-    return None
+    if not isinstance(params["max_allocated_storage"], int) or not isinstance(params["allocated_storage"], int):
+        return None
+    return rules.storage_ceiling_problem(params["max_allocated_storage"], params["allocated_storage"])
 
 
 def restore_problems(params):

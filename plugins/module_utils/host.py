@@ -90,7 +90,9 @@ class Host:
         self.found = None  # the instance as last described; None until find_instance asks
         self.owner = None  # the account of the instance's reservation, as last described
         self.termination = {}  # instance id: its termination protection, as read this run
-        if seen:
+        # Only a host seen is taken: "no host yet" is asked again, so that a later module of the
+        # same run never launches a second one on an answer from before the first launch.
+        if seen and seen.get("instance"):
             self.found = (seen["instance"],)
             self.termination.update(seen.get("termination") or {})
 

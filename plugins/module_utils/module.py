@@ -52,7 +52,11 @@ class ConvexAWSModule(AnsibleAWSModule):
     @property
     def partition(self):
         """The AWS partition of the module's region (aws, aws-cn, aws-us-gov, ...)."""
-        return botocore.session.get_session().get_partition_for_region(self.region)
+        return self.partition_of(self.region)
+
+    @staticmethod
+    def partition_of(region):
+        return botocore.session.get_session().get_partition_for_region(region)
 
     def refuse_bad_input(self, problems):
         """Stop before any AWS call when the input has problems, naming every one of them."""

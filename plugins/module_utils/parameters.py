@@ -92,8 +92,8 @@ class Parameters:
         self.ssm = module.aws_client("ssm")
         self.actions = actions or Actions(module, params)
 
-    def read(self, names, with_value):
-        """The stored parameters among names, by name, each with its tags."""
+    def read(self, names, with_value, with_tags=True):
+        """The stored parameters among names, by name, each with its tags (one more call each)."""
         found = {}
         for start in range(0, len(names), _PER_READ):
             chunk = names[start : start + _PER_READ]
@@ -101,7 +101,7 @@ class Parameters:
                 self.ssm, f"read {', '.join(chunk)}", "get_parameters", Names=chunk, WithDecryption=with_value
             )
             found.update({p["Name"]: p for p in answer["Parameters"]})
-        for name, parameter in found.items():
+        for name, parameter in found.items() if with_tags else ():
             listed = self.actions.call(
                 self.ssm,
                 f"read the tags of {name}",
@@ -126,7 +126,7 @@ class Parameters:
                 request["Description"] = self.params["description"]
 
         def stored_already():
-            found = self.read([name], with_value=True).get(name)
+            found = self.read([name], with_value=True, with_tags=False).get(name)
             return {"Version": found["Version"], "Value": found.get("Value")} if found else None
 
         stored = self.actions.act(

@@ -10,17 +10,6 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
 
 
-def host_record(instance, termination_protected):
-    """What the host records of protection, one line each; termination_protected(instance) reads
-    the attribute, asked only when the tags say the host was protected."""
-    if instance is None or PROTECTED_KEY not in dict_tags(instance.get("Tags")):
-        return []
-    found = [f"the host {instance['InstanceId']} carries the tag {PROTECTED_KEY}"]
-    if termination_protected(instance):
-        found.append(f"the host {instance['InstanceId']} has termination protection")
-    return found
-
-
 def refusal(name, found, protected, confirm, variable, removing):
     """Why the run must stop, or None: the one rule for teardown and for every other run."""
     if confirm == name:
@@ -54,7 +43,7 @@ def replacing_refusal(name, found, protected, confirm, variable):
 def recorded(host, database, thorough):
     """What AWS records of the deployment's protection, one line each. thorough reads the host's
     termination protection even when its tags say nothing of protection (a teardown does; a
-    no-op run saves the call)."""
+    no-op run saves the call). database None: the host alone (the stage model, before any write)."""
     found = []
     instance = host.find_instance()
     if instance is not None:
@@ -63,7 +52,7 @@ def recorded(host, database, thorough):
             found.append(f"the host {instance['InstanceId']} carries the tag {PROTECTED_KEY}")
         if (thorough or tagged or host.params["termination_protection"]) and host.termination_protected(instance):
             found.append(f"the host {instance['InstanceId']} has termination protection")
-    db = database.instance()
+    db = database.instance() if database is not None else None
     if db is not None:
         if PROTECTED_KEY in dict_tags(db.get("TagList")):
             found.append(f"the database {database.instance_name} carries the tag {PROTECTED_KEY}")

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
+
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import instance_types
 
 try:
     import botocore.session
 except ImportError:  # The modules report a missing botocore themselves.
     botocore = None
+
+try:
+    import zoneinfo
+except ImportError:  # Python before 3.9: the host's systemd-analyze still judges the time zone.
+    zoneinfo = None
 
 _REGION_SHAPE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -23,42 +31,17 @@ _DOMAIN = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,6
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _REGISTRY = re.compile(r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*")
-# Instance types: family letters, generation, options (a "g" among them is Graviton), size.
-_INSTANCE_TYPE = re.compile(r"([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)")
 # RDS classes: db.<family><generation><options>.<size>, such as db.t4g.micro or db.r7g.large.
 _DB_CLASS = re.compile(r"db\.([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)")
-# The RDS instance families that run MySQL 8 (general purpose, burstable, memory optimized).
-DB_FAMILIES = (
-    "m5",
-    "m5d",
-    "m6g",
-    "m6gd",
-    "m6i",
-    "m6id",
-    "m7g",
-    "m7i",
-    "m8g",
-    "r5",
-    "r5b",
-    "r5d",
-    "r6g",
-    "r6gd",
-    "r6i",
-    "r6id",
-    "r7g",
-    "r7i",
-    "r8g",
-    "t3",
-    "t4g",
-    "x2g",
-    "x2iedn",
-    "z1d",
-)
 # Docker gives its bridge networks 172.17.0.0-172.31.255.255 and 192.168.0.0/16 by default.
 DOCKER_RANGES = (ipaddress.ip_network("172.16.0.0/12"), ipaddress.ip_network("192.168.0.0/16"))
-# AWS's own tag rules (Tagging AWS resources, "Tag naming limits and requirements").
-_TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*", re.UNICODE)
+# AWS's own tag rules (Tagging AWS resources, "Tag naming limits and requirements"): letters,
+# digits and spaces representable in UTF-8, and _ . : / = + - @. IAM and S3 refuse anything else
+# (tabs, newlines and other control characters among it); EC2 alone is more lenient.
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
 MAX_TAGS = 50
+# The collection's own tag keys: set by the stage, never by stage_extra_tags.
+OWN_TAG_PREFIX = "convex_selfhost:"
 
 
 def known_regions():
@@ -157,8 +140,20 @@ def address_problem(value):
 
 
 def world_open(value):
-    """True for a range that lets in every address (0.0.0.0/0 or ::/0)."""
+    """True for a range that lets in every address (0.0.0.0/0 or ::/0, however written)."""
     return cidr_problem(value) is None and ipaddress.ip_network(value).prefixlen == 0
+
+
+def everyone_in(ranges):
+    """The ranges among ranges that, alone or together, let in every IPv4 or every IPv6 address
+    (0.0.0.0/0, ::0/0, or 0.0.0.0/1 with 128.0.0.0/1), compared as networks, never as text."""
+    usable = [r for r in ranges if cidr_problem(r) is None]
+    found = [r for r in usable if world_open(r)]
+    for version in (4, 6):
+        networks = [ipaddress.ip_network(r) for r in usable if ipaddress.ip_network(r).version == version]
+        if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(networks)):
+            found.extend(r for r in usable if ipaddress.ip_network(r).version == version and r not in found)
+    return found
 
 
 def vpc_cidr_problem(value):
@@ -178,22 +173,27 @@ def vpc_cidr_problem(value):
 
 
 def architecture_of(instance_type):
-    """arm64 for Graviton types (a 'g' among the letters after the generation), else x86_64;
-    None when instance_type is not shaped like an EC2 type."""
-    match = _INSTANCE_TYPE.fullmatch(instance_type) if isinstance(instance_type, str) else None
-    if not match:
-        return None
-    return "arm64" if "g" in match.group(3) else "x86_64"
+    """arm64 or x86_64 (mac for Mac families) by the instance family table (instance_types.py);
+    None for a type of a family the table does not hold, or one not shaped like an EC2 type."""
+    return instance_types.architecture_of(instance_type)
 
 
 def instance_type_problem(instance_type, architecture):
-    found = architecture_of(instance_type)
-    if found is None:
+    """A type the host's architecture cannot boot on. A family the table does not know is AWS's to
+    judge (the stage model asks DescribeInstanceTypes): None here."""
+    if instance_types.family_of(instance_type) is None:
         return f"{instance_type!r} is not an EC2 instance type such as t4g.small"
-    if architecture in ("arm64", "x86_64") and found != architecture:
-        example = "a Graviton type such as t4g.small" if architecture == "arm64" else "a type such as t3.small"
-        return f"{instance_type!r} is {found}, but the architecture is {architecture}: use {example}"
+    found = instance_types.architecture_of(instance_type)
+    if found == "mac":
+        return f"{instance_type!r} is a Mac instance, which runs macOS only: use a type such as t4g.small"
+    if found and architecture in ("arm64", "x86_64") and found != architecture:
+        return architecture_mismatch(instance_type, found, architecture)
     return None
+
+
+def architecture_mismatch(instance_type, found, architecture):
+    example = "a Graviton type such as t4g.small" if architecture == "arm64" else "a type such as t3.small"
+    return f"{instance_type!r} is {found}, but the architecture is {architecture}: use {example}"
 
 
 def db_class_problem(value):
@@ -201,8 +201,12 @@ def db_class_problem(value):
     if not match:
         return f"{value!r} is not an RDS instance class such as db.t4g.micro"
     family = f"{match.group(1)}{match.group(2)}{match.group(3)}"
-    if family not in DB_FAMILIES:
-        return f"{value!r} is not a class of an RDS family that runs MySQL 8 ({', '.join(DB_FAMILIES)})"
+    sizes = instance_types.db_class_sizes(family)
+    if sizes is None:
+        families = ", ".join(f"db.{f}" for f in instance_types.DB_CLASS_SIZES)
+        return f"{value!r} is not a class of a current RDS family that runs MySQL 8 ({families})"
+    if match.group(4) not in sizes:
+        return f"{value!r} is not a size RDS offers in db.{family}: use one of {', '.join(sizes)}"
     return None
 
 
@@ -255,6 +259,10 @@ def boolean_problem(value):
     return None
 
 
+def _tag_text(text):
+    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNZ" for c in text)
+
+
 def tags_problem(tags):
     """AWS's tag rules: keys of 1-128 and values of up to 256 letters, digits, spaces and
     _ . : / = + - @, no key starting with aws:, at most 50 tags with the collection's own."""
@@ -262,19 +270,31 @@ def tags_problem(tags):
         return f"{tags!r} is not a mapping of tag keys to values"
     problems = []
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or not _tag_text(key):
             problems.append(f"key {key!r} breaks AWS's tag rules (1-128 letters, digits, spaces and _.:/=+-@)")
         elif key.lower().startswith("aws:"):
             problems.append(f"key {key!r} starts with aws:, which AWS keeps for itself")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             problems.append(f"the value of {key!r} is a {type(value).__name__}, not text")
-        elif len(str(value)) > 256 or not _TAG_TEXT.fullmatch(str(value)):
+        elif len(str(value)) > 256 or not _tag_text(str(value)):
             problems.append(
                 f"the value of {key!r} breaks AWS's tag rules (up to 256 letters, digits, spaces and _.:/=+-@)"
             )
     if len(tags) > MAX_TAGS - 3:
         problems.append(f"{len(tags)} tags leave no room for the collection's own ({MAX_TAGS} at most)")
     return "; ".join(problems) or None
+
+
+def extra_tags_problem(tags):
+    """Tags a stage adds to its own: AWS's rules, and none of the collection's keys, which would
+    replace what the stage itself records (its name, its protection)."""
+    problem = tags_problem(tags)
+    if problem:
+        return problem
+    own = sorted(k for k in tags if k.lower().startswith(OWN_TAG_PREFIX))
+    if own:
+        return f"{', '.join(own)}: keys starting with {OWN_TAG_PREFIX} are the collection's own, set from the settings"
+    return None
 
 
 def absolute_path_problem(path):
@@ -304,3 +324,200 @@ def parameter_path_problem(path):
     if not isinstance(path, str) or not re.fullmatch(r"(/[A-Za-z0-9_.\-]+)+", path) or len(path) > 1011:
         return f"{path!r} is not an SSM parameter path such as /convex/dev"
     return None
+
+
+# --- the database -----------------------------------------------------------------------------
+def database_name_problem(instance_name):
+    """The MySQL database the backend uses is INSTANCE_NAME with '-' as '_'. RDS names it at
+    creation (CreateDBInstance's DBName): 1 to 64 letters, digits or '_', starting with a letter."""
+    name = instance_name.replace("-", "_") if isinstance(instance_name, str) else instance_name
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+        return (
+            f"{instance_name!r} gives the database name {name!r}, which RDS refuses: it must start with a letter "
+            "(and hold at most 64 letters, digits and '_')"
+        )
+    return None
+
+
+def storage_ceiling_problem(maximum, allocated):
+    """RDS storage autoscaling's maximum must be at least 10 % above the allocated storage (Amazon
+    RDS User Guide, "Managing capacity automatically with Amazon RDS storage autoscaling"); 0 keeps
+    storage fixed."""
+    least = -(-allocated * 11 // 10)
+    if maximum and maximum < least:
+        return (
+            f"{maximum} must be at least 10 % above the allocated storage ({allocated} GiB), so {least} or more, "
+            "for RDS to grow it (AWS suggests 26 % or more); or 0 to keep it fixed"
+        )
+    return None
+
+
+# --- settings the roles apply on the host, checked on the controller too -----------------------
+# systemd.time(7), "Calendar Events": the shorthands, and [weekdays] [date] [time] [time zone].
+CALENDAR_SHORTHANDS = frozenset(
+    ("minutely", "hourly", "daily", "weekly", "monthly", "yearly", "annually", "quarterly", "semiannually")
+)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = frozenset([*_WEEKDAYS, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])
+_NUMBER = r"\d+"
+_ITEM = rf"(\*|{_NUMBER}(\.\.{_NUMBER})?)(/{_NUMBER})?"
+_COMPONENT = re.compile(rf"{_ITEM}(,{_ITEM})*")
+_DECIMAL = r"\d+(\.\d+)?"
+_SECOND_ITEM = rf"(\*|{_DECIMAL}(\.\.{_DECIMAL})?)(/{_DECIMAL})?"
+_SECONDS = re.compile(rf"{_SECOND_ITEM}(,{_SECOND_ITEM})*")
+_TIME_ZONE = re.compile(r"UTC|[A-Za-z_]+(/[A-Za-z0-9_+\-]+)+")
+
+
+def _numbers_within(component, low, high):
+    """Every number of a date or time component (a list of *, n, n..m and /step) within low..high."""
+    for item in component.split(","):
+        head = item.split("/")[0]
+        if head != "*" and not all(low <= float(n) <= high for n in head.split("..")):
+            return False
+    return True
+
+
+def _weekdays_usable(token):
+    for item in token.lower().split(","):
+        names = item.split("..")
+        if len(names) > 2 or any(name not in _WEEKDAY_NAMES for name in names):
+            return False
+    return True
+
+
+def _date_usable(token):
+    # [year-]month-day; the day may count back from the month's end with ~.
+    parts = re.split(r"-|~", token)
+    if not 2 <= len(parts) <= 3 or not all(_COMPONENT.fullmatch(p) for p in parts):
+        return False
+    limits = ((1970, 2199), (1, 12), (1, 31))[-len(parts) :]
+    return all(_numbers_within(p, *limit) for p, limit in zip(parts, limits))
+
+
+def _time_usable(token):
+    parts = token.split(":")
+    if not 2 <= len(parts) <= 3 or not all(_COMPONENT.fullmatch(p) for p in parts[:2]):
+        return False
+    if len(parts) == 3 and not _SECONDS.fullmatch(parts[2]):
+        return False
+    return (
+        _numbers_within(parts[0], 0, 23)
+        and _numbers_within(parts[1], 0, 59)
+        and (len(parts) < 3 or _numbers_within(parts[2], 0, 59.999999))
+    )
+
+
+def _time_zone(name):
+    """A time zone systemd takes at the end of a calendar event: UTC, or a name of the tz database
+    where this machine has one."""
+    if not _TIME_ZONE.fullmatch(name):
+        return False
+    if name == "UTC" or zoneinfo is None:
+        return True
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        return False
+    return True
+
+
+def calendar_problem(value):
+    """A systemd calendar event (OnCalendar=) such as daily or Mon..Fri *-*-* 03:00:00; the role
+    also asks systemd-analyze on the host, this rule lets the controller refuse before any change.
+    Empty means none."""
+    if not isinstance(value, str):
+        return f"{value!r} is not text"
+    tokens = value.split()
+    if not value or "\n" in value or "\r" in value:
+        return None if value == "" else f"{value!r} is not one line"
+    if len(tokens) > 1 and _time_zone(tokens[-1]):
+        tokens = tokens[:-1]
+    usable = bool(tokens)
+    if len(tokens) == 1 and tokens[0].lower() in CALENDAR_SHORTHANDS:
+        return None
+    if usable and not any(c.isdigit() or c == "*" for c in tokens[0]):
+        usable = _weekdays_usable(tokens[0])
+        tokens = tokens[1:]
+    if usable and tokens and ":" not in tokens[0]:
+        usable = _date_usable(tokens[0])
+        tokens = tokens[1:]
+    if usable and tokens:
+        usable = len(tokens) == 1 and _time_usable(tokens[0])
+    if not usable:
+        return (
+            f"{value!r} is not a systemd calendar event (man systemd.time): use one such as daily, "
+            "Mon..Fri 03:00 or *-*-* 03:00:00, or empty for none"
+        )
+    return None
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What the convex role writes into the backend's environment itself (roles/convex/templates/env.j2):
+# a second value would silently replace it. And the AWS keys: the backend takes its credentials
+# from the instance role, and static keys on the host are what this collection avoids.
+BACKEND_ENV_OWN = frozenset(
+    (
+        "CONVEX_CLOUD_ORIGIN",
+        "CONVEX_SITE_ORIGIN",
+        "NEXT_PUBLIC_DEPLOYMENT_URL",
+        "INSTANCE_NAME",
+        "INSTANCE_SECRET",
+        "MYSQL_URL",
+        "MYSQL_CA_FILE",
+        "AWS_REGION",
+        "S3_STORAGE_EXPORTS_BUCKET",
+        "S3_STORAGE_SNAPSHOT_IMPORTS_BUCKET",
+        "S3_STORAGE_MODULES_BUCKET",
+        "S3_STORAGE_FILES_BUCKET",
+        "S3_STORAGE_SEARCH_BUCKET",
+        "S3_ENDPOINT_URL",
+        "AWS_S3_FORCE_PATH_STYLE",
+    )
+)
+BACKEND_ENV_FORBIDDEN = frozenset(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))
+
+
+def backend_env_problem(env):
+    """Extra environment for the backend: names a shell would take, one-line values, and nothing the
+    role sets itself or that would put AWS keys on the host."""
+    if not isinstance(env, dict):
+        return f"{env!r} is not a mapping of environment variable names to values"
+    problems = []
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            problems.append(f"{name!r} is not an environment variable name")
+        elif name in BACKEND_ENV_FORBIDDEN:
+            problems.append(f"{name} would put AWS keys on the host (the backend uses the instance role)")
+        elif name in BACKEND_ENV_OWN:
+            problems.append(f"{name} is set by the convex role itself, from the stage's settings")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems.append(f"the value of {name!r} is a {type(value).__name__}, not text or a number")
+        elif any(c in str(value) for c in "\n\r\0"):
+            problems.append(f"the value of {name!r} is not one line")
+    return "; ".join(problems) or None
+
+
+_USER_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# A bcrypt hash as `caddy hash-password` writes it: $2a$, $2b$ or $2y$, the cost, 53 characters.
+_BCRYPT = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
+
+
+def dashboard_users_problem(users):
+    """The dashboard's basic-auth users: each a name and a bcrypt password_hash, names unique."""
+    if not isinstance(users, list):
+        return f"{users!r} is not a list of users"
+    problems, names = [], []
+    for index, user in enumerate(users):
+        if not isinstance(user, dict) or set(user) != {"name", "password_hash"}:
+            problems.append(f"entry {index + 1} must have exactly a name and a password_hash")
+            continue
+        if not isinstance(user["name"], str) or not _USER_NAME.fullmatch(user["name"]):
+            problems.append(f"entry {index + 1}: {user['name']!r} is not a name of letters, digits, '.', '_' and '-'")
+        if not isinstance(user["password_hash"], str) or not _BCRYPT.fullmatch(user["password_hash"]):
+            problems.append(
+                f"entry {index + 1} ({user['name']}): password_hash is not a bcrypt hash from `caddy hash-password`"
+            )
+        names.append(user["name"])
+    if len(set(map(str, names))) != len(names):
+        problems.append("names must differ")
+    return "; ".join(problems) or None

@@ -75,8 +75,9 @@ def _environment(value):
     return f"only AWS_* variables belong here, not {', '.join(unknown)}" if unknown else None
 
 
-# name: (default, or REQUIRED; rule)
+# name: (default, or REQUIRED, or ROLE_DEFAULT; rule)
 REQUIRED = object()
+ROLE_DEFAULT = object()
 SETTINGS = {
     "stage_name": (REQUIRED, rules.stage_name_problem),
     "stage_region": (REQUIRED, rules.region_problem),
@@ -107,7 +108,7 @@ SETTINGS = {
     "stage_db_max_storage_gb": (0, lambda v: rules.integer_problem(v, 0, 65536)),
     "stage_recovery_alarm": (False, rules.boolean_problem),
     "stage_open_to_world": ([], _subset("ssh", "dashboard")),
-    "stage_extra_tags": ({}, rules.tags_problem),
+    "stage_extra_tags": ({}, rules.extra_tags_problem),
     "stage_dns_zone": ("", _optional(rules.domain_problem)),
     "stage_aws_environment": ({}, _environment),
     "caddy_api_prefix": ("api", rules.dns_label_problem),
@@ -127,6 +128,12 @@ SETTINGS = {
     "stage_local_ca_file": ("", _text),
     "stage_release_hint": ("", _text),
     "stage_admin_key_command": ("", _text),
+    # The roles' own settings that the controller can judge: checked here too when given, so that
+    # a bad one stops the run before anything changes, not on the host after provisioning. Their
+    # defaults are the roles' (ROLE_DEFAULT: not part of the model's settings).
+    "convex_export_schedule": (ROLE_DEFAULT, rules.calendar_problem),
+    "convex_backend_env": (ROLE_DEFAULT, rules.backend_env_problem),
+    "caddy_dashboard_users": (ROLE_DEFAULT, rules.dashboard_users_problem),
 }
 INTEGERS = (
     "convex_public_port",
@@ -143,8 +150,6 @@ BOOLEANS = (
     "stage_db_multi_az",
     "stage_recovery_alarm",
 )
-# Ranges that mean "everyone": refused for SSH and the dashboard unless stage_open_to_world says so.
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 def unknown_problems(given):
@@ -179,7 +184,8 @@ def world_problems(values):
     """Everyone may reach SSH or the dashboard only where stage_open_to_world says it is meant."""
     problems = []
     for kind, setting in (("ssh", "stage_ssh_cidrs"), ("dashboard", "stage_dashboard_cidrs")):
-        world = [r for r in values[setting] if r in WORLD]
+        # Compared as networks: ::0/0, 0.0.0.0/00 and 0.0.0.0/1 with 128.0.0.0/1 are everyone too.
+        world = rules.everyone_in(values[setting])
         if world and kind not in values["stage_open_to_world"]:
             problems.append(
                 f"{setting}: {', '.join(world)} lets anyone on the internet reach the {kind}; name your own ranges, "
@@ -209,6 +215,18 @@ def settings_problems(given, connection="ssh", app_build=False):
     problem = rules.instance_type_problem(values["stage_instance_type"], values["stage_architecture"])
     if problem:
         problems.append(f"stage_instance_type: {problem}")
+    problems.extend(site_problems(values, given, app_build))
+    problems.extend(world_problems(values))
+    problems.extend(database_problems(values))
+    zone = values["stage_dns_zone"]
+    if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
+        problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")
+    return problems
+
+
+def site_problems(values, given, app_build):
+    """What Caddy serves: different names, an ACME contact, a dashboard someone can open, the app."""
+    problems = []
     prefixes = [values[f"caddy_{kind}_prefix"] for kind in site_kinds(values)]
     if len(set(prefixes)) != len(prefixes):
         names = ", ".join(f"caddy_{kind}_prefix" for kind in site_kinds(values))
@@ -217,17 +235,16 @@ def settings_problems(given, connection="ssh", app_build=False):
         problems.append(
             f"caddy_acme_email: {rules.email_problem(values['caddy_acme_email'])}: ACME (caddy_tls acme) needs one"
         )
-    if values["caddy_dashboard_access"] in ("cidrs", "both") and not values["stage_dashboard_cidrs"]:
+    access = values["caddy_dashboard_access"]
+    if access in ("cidrs", "both") and not values["stage_dashboard_cidrs"]:
         problems.append(
             "stage_dashboard_cidrs is empty, but the dashboard is limited to address ranges "
-            f"(caddy_dashboard_access {values['caddy_dashboard_access']}), so nobody could open it"
+            f"(caddy_dashboard_access {access}), so nobody could open it"
         )
-    problems.extend(world_problems(values))
-    maximum = values["stage_db_max_storage_gb"]
-    if maximum and maximum <= values["stage_db_storage_gb"]:
+    if access in ("basic_auth", "both") and not given.get("caddy_dashboard_users"):
         problems.append(
-            f"stage_db_max_storage_gb: {maximum} must be above stage_db_storage_gb ({values['stage_db_storage_gb']}) "
-            "for storage to grow, or 0 to keep it fixed"
+            f"caddy_dashboard_users is empty, but the dashboard asks for a password (caddy_dashboard_access {access}), "
+            "so nobody could open it"
         )
     folder = values["stage_frontend_dir"]
     if folder and app_build and not os.path.isfile(os.path.join(folder, "index.html")):
@@ -235,9 +252,19 @@ def settings_problems(given, connection="ssh", app_build=False):
             f"stage_frontend_dir: {folder} holds no index.html; give the folder of a built app (Vite's dist/, as "
             "make example builds it)"
         )
-    zone = values["stage_dns_zone"]
-    if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
-        problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")
+    return problems
+
+
+def database_problems(values):
+    """What RDS refuses of settings together: a storage ceiling too close to the storage, and a
+    database name (from INSTANCE_NAME) it cannot take."""
+    problems = []
+    problem = rules.storage_ceiling_problem(values["stage_db_max_storage_gb"], values["stage_db_storage_gb"])
+    if problem:
+        problems.append(f"stage_db_max_storage_gb: {problem} (stage_db_storage_gb)")
+    problem = rules.database_name_problem(values["convex_instance_name"])
+    if problem:
+        problems.append(f"convex_instance_name: {problem}")
     return problems
 
 
@@ -249,7 +276,9 @@ def site_kinds(values):
 def normalized(given):
     """The settings with defaults filled in and -e text turned into numbers and booleans."""
     values = {
-        name: given.get(name) if given.get(name) is not None else default for name, (default, _rule) in SETTINGS.items()
+        name: given.get(name) if given.get(name) is not None else default
+        for name, (default, _rule) in SETTINGS.items()
+        if default is not ROLE_DEFAULT
     }
     for name in INTEGERS:
         values[name] = rules.as_integer(values[name])

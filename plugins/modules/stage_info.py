@@ -210,14 +210,18 @@ stage:
       type: dict
 """
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import database_record, protection
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
+    database_record,
+    deployment_plan,
+    host,
+    protection,
+    rules,
+)
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage as model
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.host import LIVE_STATES
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import owned_filters
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -253,35 +257,45 @@ def hosted_zone(route53, zone):
     return ids[0] if ids else None
 
 
-def existing_host(ec2, resource_name):
-    """The deployment's live host, if it has one."""
-    filters = [*owned_filters(resource_name), {"Name": "instance-state-name", "Values": LIVE_STATES}]
-    reservations = ec2.describe_instances(Filters=filters)["Reservations"]
-    return next((i for r in reservations for i in r["Instances"]), None)
-
-
-def stable_address(host):
+def stable_address(instance):
     """The running host's Elastic IP, or "". A host that has only an address of Amazon's own would
     get its Elastic IP during the run, and a connection to the old address would break."""
-    if host is None or host["State"]["Name"] != "running":
+    if instance is None or instance["State"]["Name"] != "running":
         return ""
-    public = [n["Association"] for n in host.get("NetworkInterfaces", []) if n.get("Association", {}).get("PublicIp")]
+    public = [
+        n["Association"] for n in instance.get("NetworkInterfaces", []) if n.get("Association", {}).get("PublicIp")
+    ]
     return next((a["PublicIp"] for a in public if a.get("IpOwnerId") != "amazon"), "")
 
 
-def termination_protected(ec2, instance):
-    found = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="disableApiTermination")
-    return found["DisableApiTermination"]["Value"]
+def offered_architectures(ec2, instance_type):
+    """The architectures EC2 says instance_type runs (DescribeInstanceTypes); [] for a type EC2 has
+    never heard of."""
+    try:
+        described = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+    except ClientError as error:
+        if error_code(error) == "InvalidInstanceType":
+            return []
+        raise
+    return [a for t in described for a in t.get("ProcessorInfo", {}).get("SupportedArchitectures", [])]
 
 
 def launch_problems(ec2, values, region):
-    """What a new host needs: its type offered here, its image, its key pair; and the image found."""
+    """What a new host needs: its type offered here, its image, its key pair; and the image found.
+    A type whose family the collection's table does not know (one AWS added since) has its
+    architecture asked of AWS."""
     problems, image_id = [], ""
-    if not offered(ec2, values["stage_instance_type"], region):
-        problems.append(f"stage_instance_type: {values['stage_instance_type']} is not offered in {region}")
-    image = find_image(ec2.describe_images, values["stage_os"], values["stage_architecture"])
+    instance_type, architecture = values["stage_instance_type"], values["stage_architecture"]
+    if not offered(ec2, instance_type, region):
+        problems.append(f"stage_instance_type: {instance_type} is not offered in {region}")
+    elif rules.architecture_of(instance_type) is None:
+        runs = offered_architectures(ec2, instance_type)
+        if architecture not in runs:
+            found = "/".join(runs) or "of no architecture EC2 names"
+            problems.append(f"stage_instance_type: {rules.architecture_mismatch(instance_type, found, architecture)}")
+    image = find_image(ec2.describe_images, values["stage_os"], architecture)
     if image is None:
-        problems.append(f"stage_os: no {values['stage_os']} {values['stage_architecture']} image was found in {region}")
+        problems.append(f"stage_os: no {values['stage_os']} {architecture} image was found in {region}")
     else:
         image_id = image["ImageId"]
     key = values["stage_ssh_key_name"]
@@ -290,41 +304,61 @@ def launch_problems(ec2, values, region):
     return problems, image_id
 
 
+def host_of(module, values):
+    """The deployment's host as host.Host reads it (in the stage's region), with the options its
+    protection check needs."""
+    params = {
+        **{name: option.get("default") for name, option in host.ARGUMENT_SPEC.items()},
+        "name": model.resource_name(values),
+        "termination_protection": values["stage_protected"],
+    }
+    return host.Host(module, params, region=values["stage_region"])
+
+
+def refuse_unconfirmed(module, values, recorded):
+    """Protection the host records stops a run that would lift it before anything, the secrets'
+    tags included, is written; so does a run that replaces a protected deployment's data. (The
+    deployment module checks the database too.)"""
+    params = module.params
+    if params["replacing_data"]:
+        why = protection.replacing_refusal(
+            values["stage_name"], recorded, values["stage_protected"], params["confirm"], params["confirm_variable"]
+        )
+    else:
+        why = protection.refusal(
+            values["stage_name"],
+            recorded,
+            values["stage_protected"],
+            params["confirm"],
+            params["confirm_variable"],
+            False,
+        )
+    if why:
+        module.fail_json(msg=why, protection=recorded)
+
+
 def aws_problems(module, values):
-    """What only AWS knows, each naming its setting; and the image and zone ids found. A host that
-    exists already answers for its type, image and key: one call instead of three."""
+    """What only AWS knows, each naming its setting; and what was found: the image and zone ids, the
+    host's address, and the host as read (handed to the deployment module, so that a run reads the
+    host once). A host that exists already answers for its type, image and key: one call instead of
+    three, and its reservation names the account."""
     region = values["stage_region"]
     ec2 = module.aws_client("ec2", region=region)
+    machine = host_of(module, values)
     problems, found = [], {"image_id": "", "zone_id": "", "host_address": ""}
     try:
-        host = existing_host(ec2, model.resource_name(values))
-        # Protection the host records stops a run that would lift it before anything, the
-        # secrets' tags included, is written. (The deployment module checks the database too.)
-        recorded = protection.host_record(host, lambda i: termination_protected(ec2, i))
-        params = module.params
-        if params["replacing_data"]:
-            why = protection.replacing_refusal(
-                values["stage_name"], recorded, values["stage_protected"], params["confirm"], params["confirm_variable"]
-            )
-        else:
-            why = protection.refusal(
-                values["stage_name"],
-                recorded,
-                values["stage_protected"],
-                params["confirm"],
-                params["confirm_variable"],
-                False,
-            )
-        if why:
-            module.fail_json(msg=why, protection=recorded)
-        if host is None:
+        instance = machine.find_instance()
+        refuse_unconfirmed(module, values, protection.recorded(machine, None, thorough=False))
+        if instance is None:
             problems, found["image_id"] = launch_problems(ec2, values, region)
-        elif host["InstanceType"] != values["stage_instance_type"]:
+        elif instance["InstanceType"] != values["stage_instance_type"]:
             problems.append(
-                f"stage_instance_type: the host {host['InstanceId']} is a {host['InstanceType']}, and changing its "
-                "type needs a stop: set it back, or stop, resize and start the host yourself"
+                f"stage_instance_type: the host {instance['InstanceId']} is a {instance['InstanceType']}, and changing "
+                "its type needs a stop: set it back, or stop, resize and start the host yourself"
             )
-        found["host_address"] = stable_address(host)
+        found["host_address"] = stable_address(instance)
+        found["host_seen"] = machine.seen_now()
+        found["account_id"] = machine.owner if instance is not None else ""
         zone = values["stage_dns_zone"]
         if zone:
             found["zone_id"] = hosted_zone(module.aws_client("route53", region=region), zone) or ""
@@ -333,6 +367,18 @@ def aws_problems(module, values):
     except (BotoCoreError, ClientError) as error:
         module.fail_aws(error, "check the deployment's settings with AWS")
     return problems, found
+
+
+def account(module, values, owner):
+    """The account and partition: the host's reservation names the account when there is a host;
+    otherwise (and without aws_checks) STS is asked, which also shows the credentials work."""
+    if owner:
+        return owner, module.partition_of(values["stage_region"])
+    try:
+        identity = module.aws_client("sts", region=values["stage_region"]).get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        module.fail_aws(error, "read the caller identity from AWS STS (stage_aws_environment, AWS_PROFILE)")
+    return identity["Account"], identity["Arn"].split(":")[1]
 
 
 def release(module, values):
@@ -373,17 +419,18 @@ def main():
         refuse(module, problems)
     values = model.normalized(given)
     known_release = release(module, values) if module.params["release_check"] else {}
-    try:
-        identity = module.aws_client("sts", region=values["stage_region"]).get_caller_identity()
-    except (BotoCoreError, ClientError) as error:
-        module.fail_aws(error, "read the caller identity from AWS STS (stage_aws_environment, AWS_PROFILE)")
     found = {"image_id": "", "zone_id": "", "host_address": ""}
     if module.params["aws_checks"]:
         problems, found = aws_problems(module, values)
         if problems:
             refuse(module, problems)
-    stage = model.derive(values, identity["Account"], identity["Arn"].split(":")[1], app_build)
+    stage = model.derive(values, *account(module, values, found.pop("account_id", "")), app_build)
     stage.update(found, release=known_release)
+    # The options each resource will get, checked as the deployment module checks them: a problem
+    # only a resource's own rules know stops the run here, before its secrets are written.
+    problems = deployment_plan.input_problems(deployment_plan.resources(stage, None))
+    if problems:
+        refuse(module, problems)
     # Asked on every run, teardown's too: every run must act on the current instance.
     try:
         record = database_record.read(

@@ -75,6 +75,39 @@ STAGE_ROWS = [
     ({"stage_frontend_dir": str(REPO / "roles")}, "stage_frontend_dir", False),
     ({"stage_frontend_dir": APP_SOURCE, "caddy_app_prefix": "api"}, "caddy_app_prefix", False),
     ({"caddy_app_prefix": "App_1"}, "caddy_app_prefix", False),
+    # Tables that were incomplete or wrong: Graviton's a1, Mac types, the sizes of a class family.
+    ({"stage_instance_type": "a1.large", "stage_architecture": "x86_64"}, "stage_instance_type", False),
+    ({"stage_instance_type": "mac2.metal"}, "stage_instance_type", False),
+    ({"stage_instance_type": "c99z.large"}, "stage_instance_type", True),
+    ({"stage_db_instance_class": "db.t4g.8xlarge"}, "stage_db_instance_class", False),
+    ({"stage_db_instance_class": "db.m5.micro"}, "stage_db_instance_class", False),
+    ({"stage_db_instance_class": "db.z1d.large"}, "stage_db_instance_class", False),
+    # Rules between settings that AWS enforces.
+    ({"stage_db_max_storage_gb": 21}, "stage_db_max_storage_gb", False),
+    ({"stage_db_storage_gb": 100, "stage_db_max_storage_gb": 105}, "stage_db_max_storage_gb", False),
+    ({"convex_instance_name": "1convex"}, "convex_instance_name", False),
+    # Tag text IAM, S3 or EC2 refuse, and the collection's own keys.
+    ({"stage_extra_tags": {"team": "core\tplatform"}}, "stage_extra_tags", False),
+    ({"stage_extra_tags": {"team": "core\n"}}, "stage_extra_tags", False),
+    ({"stage_extra_tags": {"convex_selfhost:stage": "production"}}, "stage_extra_tags", False),
+    ({"stage_extra_tags": {"convex_selfhost:protected": "false"}}, "stage_extra_tags", False),
+    # Everyone, however it is written.
+    ({"stage_dashboard_cidrs": ["0::/0"]}, "stage_dashboard_cidrs", False),
+    ({"stage_dashboard_cidrs": ["::0/0"]}, "stage_dashboard_cidrs", False),
+    ({"stage_ssh_cidrs": ["0.0.0.0/00"]}, "stage_ssh_cidrs", False),
+    ({"stage_ssh_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "stage_ssh_cidrs", False),
+    # The roles' settings, judged on the controller before provisioning.
+    ({"convex_export_schedule": "every day"}, "convex_export_schedule", False),
+    ({"convex_export_schedule": "03:00 daily"}, "convex_export_schedule", False),
+    ({"caddy_dashboard_access": "basic_auth"}, "caddy_dashboard_users", False),
+    (
+        {"caddy_dashboard_access": "both", "caddy_dashboard_users": [{"name": "ops", "password_hash": "hunter2"}]},
+        "caddy_dashboard_users",
+        False,
+    ),
+    ({"convex_backend_env": {"AWS_SECRET_ACCESS_KEY": "x"}}, "convex_backend_env", False),
+    ({"convex_backend_env": {"INSTANCE_SECRET": "0" * 64}}, "convex_backend_env", False),
+    ({"convex_backend_env": {"LOG_LEVEL": "info\nINSTANCE_SECRET=x"}}, "convex_backend_env", False),
 ]
 
 
@@ -113,8 +146,8 @@ MODULE_ROWS = [
 
 
 def test_the_tables_are_long_enough():
-    assert len(STAGE_ROWS) >= 30
-    assert len(STAGE_ROWS) + len(MODULE_ROWS) >= 45
+    assert len(STAGE_ROWS) >= 70
+    assert len(STAGE_ROWS) + len(MODULE_ROWS) >= 77
 
 
 @pytest.mark.parametrize(("settings", "named", "asks_aws"), STAGE_ROWS, ids=[json.dumps(row[0]) for row in STAGE_ROWS])

@@ -86,11 +86,32 @@ def test_a_port_forward_shows_in_the_urls():
         ({"stage_db_max_storage_gb": 20}, "stage_db_max_storage_gb"),
         ({"stage_bucket_tls_only": "sometimes"}, "stage_bucket_tls_only"),
         ({"stage_aws_environment": {"AWS_PROFILE": 3}}, "stage_aws_environment"),
+        ({"stage_db_max_storage_gb": 21}, "stage_db_max_storage_gb"),
+        ({"convex_instance_name": "1convex"}, "convex_instance_name"),
+        ({"stage_extra_tags": {"convex_selfhost:stage": "prod"}}, "stage_extra_tags"),
+        ({"stage_extra_tags": {"team": "a\tb"}}, "stage_extra_tags"),
+        ({"stage_dashboard_cidrs": ["::0/0"]}, "stage_dashboard_cidrs"),
+        ({"stage_ssh_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]}, "stage_ssh_cidrs"),
+        ({"stage_instance_type": "a1.large", "stage_architecture": "x86_64"}, "stage_instance_type"),
+        ({"stage_db_instance_class": "db.t4g.8xlarge"}, "stage_db_instance_class"),
+        ({"convex_export_schedule": "every day"}, "convex_export_schedule"),
+        ({"convex_backend_env": {"INSTANCE_SECRET": "x"}}, "convex_backend_env"),
+        ({"caddy_dashboard_users": [{"name": "ops", "password_hash": "secret"}]}, "caddy_dashboard_users"),
+        ({"caddy_dashboard_access": "basic_auth"}, "caddy_dashboard_users"),
     ],
 )
 def test_a_bad_setting_is_named(change, named):
     problems = stage.settings_problems({**GOOD, **change})
     assert problems and all(named in p for p in problems), problems
+
+
+def test_the_roles_settings_keep_the_roles_defaults():
+    """convex_export_schedule and the like are checked when given; unset, the role's default
+    applies and the model holds none of its own."""
+    values = stage.normalized(GOOD)
+    assert not {"convex_export_schedule", "convex_backend_env", "caddy_dashboard_users"} & set(values)
+    given = {**GOOD, "convex_export_schedule": "Mon..Fri 03:00"}
+    assert stage.settings_problems(given) == []
 
 
 def test_the_world_is_accepted_only_where_a_setting_says_it_is_meant():
