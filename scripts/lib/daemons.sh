@@ -7,27 +7,34 @@ bridge_address() {
   ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n1
 }
 
-# pid_alive PIDFILE WORD: true when the pid in PIDFILE runs a command line containing WORD, so
-# a pid reused by an unrelated process is never mistaken for ours.
+# start_time PID: when the process PID started (in clock ticks since boot, /proc/PID/stat field 22).
+start_time() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
+# pid_alive PIDFILE WORD: true when the process PIDFILE names is still the one started, so a pid
+# the kernel has given to another process since is never taken for ours: it must have the same
+# start time, and a command line containing WORD.
 pid_alive() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+  local pid started
+  [ -r "$1" ] && read -r pid started <"$1" || return 1
+  [ -n "$pid" ] && [ -n "$started" ] && [ "$(start_time "$pid")" = "$started" ] &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 
-# start_daemon PIDFILE LOG COMMAND...: start COMMAND in the background, its pid in PIDFILE.
+# start_daemon PIDFILE LOG COMMAND...: start COMMAND in the background; its pid and start time go
+# to PIDFILE.
 start_daemon() {
-  local pidfile=$1 log=$2
+  local pidfile=$1 log=$2 pid
   shift 2
   nohup "$@" >"$log" 2>&1 &
-  echo $! >"$pidfile"
+  pid=$!
+  echo "$pid $(start_time "$pid")" >"$pidfile"
 }
 
 # stop_daemon PIDFILE WORD: stop the process PIDFILE names (if it is still ours) and wait for it.
 stop_daemon() {
   local pidfile=$1 word=$2 pid
   if pid_alive "$pidfile" "$word"; then
-    pid=$(cat "$pidfile")
+    read -r pid _ <"$pidfile"
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true

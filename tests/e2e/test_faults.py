@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from fault_proxy import FaultPolicy, FaultProxy
+from fault_proxy import FaultPolicy, FaultProxy, SlowDatabase
 from local_stage_tools import (
     ENDPOINT,
     ONE_STACK,
@@ -18,9 +18,9 @@ from local_stage_tools import (
     api_version,
     local_stage,
     on_host,
-    recap,
     stage_resources,
     start_local_stage,
+    unchanged,
 )
 
 EMULATOR_PID = REPO / ".cache" / "local" / "moto.pid"
@@ -32,8 +32,7 @@ pytestmark = pytest.mark.usefixtures("fresh_local_stage")
 def assert_converged():
     """A further run changes nothing, the stage holds exactly one stack, and Convex answers."""
     run = local_stage("site")
-    hosts = recap(run.stdout)
-    assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
+    assert unchanged(run.stdout, "local"), run.stdout[-3000:]
     assert stage_resources() == ONE_STACK
     assert api_version() == "standin-1"
 
@@ -44,12 +43,12 @@ def test_rerun_converges_after_the_emulator_is_killed_mid_run():
     policy = FaultPolicy()
     with FaultProxy(ENDPOINT, policy) as proxy:
         run = start_local_stage("site", extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint})
-        assert run.wait_for_line("TASK [Network, buckets, database, host and DNS]"), "".join(run.lines)[-3000:]
+        assert run.wait_for_line("TASK [steps : Network, buckets, database, host and DNS]"), "".join(run.lines)[-3000:]
         started = policy.seen
         deadline = time.monotonic() + 30
         while policy.seen < started + 12 and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(int(EMULATOR_PID.read_text()), signal.SIGKILL)
+        os.kill(int(EMULATOR_PID.read_text().split()[0]), signal.SIGKILL)
         killed_after = policy.seen
         time.sleep(3)
         # moto keeps no state across a restart: the emulator comes back empty.
@@ -62,15 +61,29 @@ def test_rerun_converges_after_the_emulator_is_killed_mid_run():
     assert_converged()
 
 
-def test_first_run_converges_with_a_fifth_of_aws_calls_failing():
+def task_output(output, task):
+    """What a run printed under one task's heading."""
+    return output.split(f"TASK [{task}]", 1)[1].split("TASK [", 1)[0] if f"TASK [{task}]" in output else ""
+
+
+def test_first_run_converges_with_a_fifth_of_aws_calls_failing_and_the_database_slow_to_build():
     local_stage("down")
     local_stage("up")
     policy = FaultPolicy(fail_ratio=0.2, kinds=("throttle", "503"), seed=20)
-    with FaultProxy(ENDPOINT, policy) as proxy:
+    # RDS takes minutes to build a database; the emulator's is ready at once. For its first 30 s
+    # the proxy reports it "creating", as RDS would, so that the run's wait for it is taken.
+    slow = SlowDatabase(30)
+    with FaultProxy(ENDPOINT, policy, slow_database=slow) as proxy:
         run = local_stage("site", check=False, extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint})
     share = policy.failed / max(policy.seen, 1)
     print(f"fault proxy: {policy.seen} calls, {policy.failed} failed ({share:.0%}): {dict(policy.answered)}")
+    print(f"the database was reported creating {slow.answered_creating} times")
     assert run.returncode == 0, run.stdout[-4000:]
+    assert slow.answered_creating >= 1
+    waited = task_output(
+        run.stdout, "Wait until RDS reports the database available (often 5 to 15 minutes for a new one)"
+    )
+    assert "ok: [local" in waited, run.stdout[-4000:]
     assert share >= 0.15, "the proxy must really have failed about a fifth of the calls"
     # EC2's throttle, a bare 503, and a throttle in a JSON or query protocol (which services draw
     # one depends on the order of the calls the random faults land on).

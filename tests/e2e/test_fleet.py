@@ -49,7 +49,7 @@ def snapshots():
 
 def test_site_makes_both_deployments_side_by_side():
     run = fleet("site")
-    hosts = recap(run.stdout)
+    hosts = recap(run.stdout, *DEPLOYMENTS)
     assert set(hosts) == set(DEPLOYMENTS), run.stdout[-3000:]
     assert all(r["failed"] == 0 and r["changed"] > 0 for r in hosts.values()), hosts
     assert {d: version_of(d) for d in DEPLOYMENTS} == dict.fromkeys(DEPLOYMENTS, "standin-1")
@@ -65,7 +65,7 @@ def test_site_makes_both_deployments_side_by_side():
 
 def test_second_run_changes_nothing_on_either():
     run = fleet("site")
-    assert {host: r["changed"] for host, r in recap(run.stdout).items()} == dict.fromkeys(DEPLOYMENTS, 0)
+    assert {host: r["changed"] for host, r in recap(run.stdout, *DEPLOYMENTS).items()} == dict.fromkeys(DEPLOYMENTS, 0)
     print(f"no-op site.yml of two deployments: {run.seconds:.0f} s")
 
 

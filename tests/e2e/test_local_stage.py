@@ -34,6 +34,8 @@ from local_stage_tools import (
     on_host,
     recap,
     stage_resources,
+    succeeded,
+    unchanged,
     upgrade_under_a_polling_client,
 )
 from readme_commands import needs_a_stage, readme_commands
@@ -61,7 +63,7 @@ def test_make_local_with_the_real_images_stops_at_the_image_check_with_the_stand
 
 def test_make_local_with_the_stand_ins_completes_that_stage():
     run = make("local", "CONVEX_IMAGES=standin")
-    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap(run.stdout).values()), run.stdout[-3000:]
+    assert succeeded(run.stdout, "local"), run.stdout[-3000:]
     assert "USING THE TEST STAND-IN IMAGES" in run.stdout
     assert "CONVEX_SELF_HOSTED_URL=https://api.convex.localhost" in run.stdout
     assert "Admin key: PLAYBOOK=admin_key.yml scripts/local-stage site" in run.stdout
@@ -72,7 +74,7 @@ def test_make_local_with_the_stand_ins_completes_that_stage():
 
 def test_second_make_local_changes_nothing():
     run = make("local", "CONVEX_IMAGES=standin")
-    hosts = recap(run.stdout)
+    hosts = recap(run.stdout, "local")
     assert set(hosts) == {"local"}
     assert all(r["changed"] == 0 for r in hosts.values()), hosts
     print(f"second make local CONVEX_IMAGES=standin: {run.seconds:.0f} s, {hosts}")
@@ -125,7 +127,7 @@ def test_the_stack_comes_back_after_the_host_reboots():
 
 
 def test_check_mode_reports_no_change():
-    hosts = recap(local_stage("site", "--check").stdout)
+    hosts = recap(local_stage("site", "--check").stdout, "local")
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
 
 
@@ -149,7 +151,7 @@ def test_static_keys_given_to_the_controller_never_reach_the_backend():
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     run = local_stage("site", "-e", json.dumps({"stage_aws_environment": static}))
-    assert all(r["changed"] == 0 for r in recap(run.stdout).values()), recap(run.stdout)
+    assert unchanged(run.stdout, "local"), run.stdout[-3000:]
     environment = backend_environment()
     print(f"backend's AWS_* variables: {sorted(k for k in environment if k.startswith('AWS_'))}")
     assert "AWS_SESSION_TOKEN" not in environment
@@ -201,7 +203,7 @@ def test_the_example_app_is_served_beside_the_backend_in_a_real_browser(tmp_path
     assert "VITE_CONVEX_URL=https://api.convex.localhost" in first.stdout
     assert app_record() == api_record() != [], "the app's record is made with the other three, at the same host"
     again = local_stage("site", *app)
-    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), recap(again.stdout)
+    assert unchanged(again.stdout, "local"), again.stdout[-3000:]
     print(
         f"make example {built.seconds:.1f} s; site.yml with the app {first.seconds:.1f} s, again {again.seconds:.1f} s"
     )
@@ -283,7 +285,7 @@ def test_upgrade_keeps_every_request_answered():
     (snapshot,) = [s["DBSnapshotIdentifier"] for s in snapshots]
     # Named by the version and the moment: every attempt takes a snapshot of its own.
     assert re.fullmatch(r"convex-local-before-standin-2-\d{14}", snapshot), snapshot
-    assert all(r["failed"] == 0 for r in recap(run.stdout).values())
+    assert succeeded(run.stdout, "local"), run.stdout[-3000:]
 
 
 def test_failed_upgrade_stops_the_rollout_and_says_how_to_go_back():
@@ -478,7 +480,7 @@ def test_an_rds_snapshot_restore_moves_the_deployment_to_a_new_instance_and_keep
     assert backend_environment()["MYSQL_URL"].endswith(f"@{endpoint}:3306")
     assert api_version() == version
     again = local_stage("site", version=version)
-    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), recap(again.stdout)
+    assert unchanged(again.stdout, "local"), again.stdout[-3000:]
     print(f"restore from an RDS snapshot {run.seconds:.1f} s, then site.yml {again.seconds:.1f} s (changed=0)")
     # The kept instance goes only when the deployment is named, and leaves a final snapshot.
     remove = ("-e", "restore_remove_kept=convex-local")
@@ -615,6 +617,6 @@ def test_make_local_down_then_make_local_starts_afresh():
     assert gone.returncode != 0, "make local-down must remove the container host"
     assert not (REPO / ".cache" / "local").exists()
     run = make("local", "CONVEX_IMAGES=standin")
-    assert all(r["failed"] == 0 for r in recap(run.stdout).values())
+    assert succeeded(run.stdout, "local"), run.stdout[-3000:]
     assert from_this_machine("api", "/version") == (0, "standin-1")
     print(f"make local after make local-down: {run.seconds:.0f} s")

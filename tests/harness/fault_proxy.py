@@ -7,6 +7,8 @@ It can:
 - lose answers (LostAnswers): forward a write, so AWS acts on it, then answer 500 or drop the
   connection, as AWS does when a response is lost after the write;
 - hold the answer to a chosen write (HoldAfter) until the test has killed the run that sent it;
+- report a new RDS instance as "creating" for a while (SlowDatabase), as RDS does for the minutes it
+  builds one and moto does not (its instances are available at once);
 - answer a repeated client token as EC2 does, which the emulator does not: moto makes a second
   instance for a RunInstances repeated with the same ClientToken. The EC2 API Reference
   ("Ensuring idempotency in Amazon EC2 API requests") says a repeat with the same token and the same
@@ -24,6 +26,7 @@ import json
 import random
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -150,6 +153,34 @@ class HoldAfter:
             return True
 
 
+class SlowDatabase:
+    """For seconds after CreateDBInstance, DescribeDBInstances answers that the instance is still
+    being made, as RDS does: status "creating" and no endpoint yet (Amazon RDS User Guide, "Viewing
+    Amazon RDS DB instance status": creating, "the DB instance is being created. The DB instance is
+    inaccessible while it is being created")."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.created_at = None
+        self.answered_creating = 0
+
+    def rewrite(self, action, answer):
+        status, headers, data = answer
+        if action == "CreateDBInstance" and 200 <= status < 300:
+            self.created_at = time.monotonic()
+        if action != "DescribeDBInstances" or self.created_at is None:
+            return answer
+        if time.monotonic() - self.created_at > self.seconds:
+            return answer
+        text = data.decode()
+        text = re.sub(
+            r"<DBInstanceStatus>available</DBInstanceStatus>", "<DBInstanceStatus>creating</DBInstanceStatus>", text
+        )
+        text = re.sub(r"<Endpoint>.*?</Endpoint>", "", text, flags=re.S)
+        self.answered_creating += 1
+        return status, headers, text.encode()
+
+
 def client_token(body):
     """The ClientToken of a query-protocol request (EC2), or None."""
     return parse_qs(body.decode("utf-8", "replace")).get("ClientToken", [None])[0]
@@ -193,11 +224,12 @@ def _params_without_signature(body):
 class FaultProxy:
     """A threaded proxy on 127.0.0.1 in front of upstream (an http:// endpoint)."""
 
-    def __init__(self, upstream, policy=None, port=0, lost=None, hold=None):
+    def __init__(self, upstream, policy=None, port=0, lost=None, hold=None, slow_database=None):
         self.upstream = urlsplit(upstream)
         self.policy = policy or FaultPolicy()
         self.lost = lost
         self.hold = hold
+        self.slow_database = slow_database
         self.tokens = ClientTokens()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread = None
@@ -249,6 +281,8 @@ class FaultProxy:
                     return
                 if token and 200 <= answer[0] < 300:
                     proxy.tokens.keep(call.action, token, body, answer)
+                if proxy.slow_database is not None:
+                    answer = proxy.slow_database.rewrite(call.action, answer)
                 if proxy.hold is not None and proxy.hold.holds(call):
                     proxy.hold.held.set()
                     proxy.hold.release.wait(120)

@@ -148,7 +148,7 @@ def test_absent_refuses_a_protected_instance(aws, network):
         ({"name": "1-starts-with-a-digit"}, "name '1-starts-with-a-digit'"),
         ({"backup_retention_days": 0}, "backup_retention_days 0"),
         ({"allocated_storage": 5}, "allocated_storage 5"),
-        ({"max_allocated_storage": 20}, "max_allocated_storage 20 must be above allocated_storage"),
+        ({"max_allocated_storage": 20}, "max_allocated_storage 20 must be at least 10 % above the allocated storage"),
     ],
 )
 def test_bad_input_fails_before_any_call(aws, network, bad, names):

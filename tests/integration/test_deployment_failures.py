@@ -34,7 +34,7 @@ def planned_changes(dev_stage):
     run = dev_stage("provision.yml", flags=("--check", "--diff"))
     assert run.returncode == 0, run.stdout[-3000:]
     # The diff of the deployment task: every change, one a line, in the module's order.
-    section = run.stdout.split("TASK [Network, buckets, database, host and DNS]", 1)[1].split("TASK [", 1)[0]
+    section = run.stdout.split("TASK [steps : Network, buckets, database, host and DNS]", 1)[1].split("TASK [", 1)[0]
     return [line[1:] for line in section.splitlines() if re.match(r"^\+\S", line)]
 
 
