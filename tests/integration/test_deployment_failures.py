@@ -39,7 +39,7 @@ def planned_changes(dev_stage):
 
 
 def test_changes_come_in_the_same_order_on_every_run(aws, dev_stage):
-    runs = [planned_changes(dev_stage) for _ in range(3)]
+    runs = [planned_changes(dev_stage) for _run in range(3)]
     assert len(runs[0]) > 40, runs[0]
     assert runs[0] == runs[1] == runs[2]
     # What comes before the rest: the network and the buckets (side by side), then the database

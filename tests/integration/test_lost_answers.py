@@ -99,7 +99,7 @@ def test_a_run_killed_right_after_a_create_is_completed_by_the_next(aws, dev_sta
         try:
             assert hold.held.wait(120), f"the run never sent {action}"
             killed = kill_tree(running.pid)
-            output, _ = running.communicate(timeout=60)
+            output = running.communicate(timeout=60)[0]
         finally:
             hold.release.set()
     assert running.returncode == -signal.SIGKILL, output[-3000:]
