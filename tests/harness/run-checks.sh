@@ -73,6 +73,22 @@ stage_integration() { pytest_checks integration tests/integration; }
 # make test run first); the example app is built by the test itself.
 stage_e2e() { pytest_checks e2e tests/e2e; }
 
+# molecule_scenario NAME: molecule test, keeping the test host when it fails long enough to print
+# what a failure leaves no other trace of (its Docker daemon's journal, the registries' logs).
+molecule_scenario() {
+  local status=0
+  molecule test -s "$1" --destroy=never || status=$?
+  if [ $status -ne 0 ]; then
+    heading "molecule: $1 failed; what the test host and this machine's daemons say"
+    docker exec "convex-$1" journalctl -u docker --no-pager -n 60 2>&1 || true
+    docker exec "convex-$1" systemctl --failed --no-pager 2>&1 || true
+    tail -n 20 .cache/registry/*/bridge.log 2>/dev/null || true
+    dmesg 2>/dev/null | tail -n 20 || true
+  fi
+  molecule destroy -s "$1" >/dev/null 2>&1 || true
+  return $status
+}
+
 stage_molecule() {
   local scenario
   # Scenarios whose containers reach services on this machine (an AWS emulator, the stand-in
@@ -81,7 +97,7 @@ stage_molecule() {
   export CONVEX_TEST_BRIDGE
   for scenario in molecule/*/molecule.yml; do
     scenario=$(basename "$(dirname "$scenario")")
-    check "molecule: $scenario" molecule test -s "$scenario"
+    check "molecule: $scenario" molecule_scenario "$scenario"
   done
   # The convex scenario's registry (its own port, molecule/convex/molecule.yml), also after a
   # failed scenario.
