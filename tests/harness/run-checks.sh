@@ -82,6 +82,12 @@ molecule_scenario() {
     heading "molecule: $1 failed; what the test host and this machine's daemons say"
     docker exec "convex-$1" journalctl -u docker --no-pager -n 60 2>&1 || true
     docker exec "convex-$1" systemctl --failed --no-pager 2>&1 || true
+    # Whether the scenario's own daemons still run and listen, and what the test host sees of them.
+    ps -eo pid,pgid,sid,lstart,args | grep -E '[d]ocker-registry|[m]oto_server' || true
+    ss -ltnp 2>/dev/null | grep -E ':(45710|45810) ' || echo "nothing listens on 45710 or 45810"
+    docker exec "convex-$1" ip -4 -o addr 2>&1 || true
+    docker exec "convex-$1" curl -sS -o /dev/null -w "the test host reaches the registry: HTTP %{http_code}\n" \
+      "http://${CONVEX_TEST_BRIDGE:-172.17.0.1}:45810/v2/" 2>&1 || true
     tail -n 20 .cache/registry/*/bridge.log 2>/dev/null || true
     dmesg 2>/dev/null | tail -n 20 || true
   fi
