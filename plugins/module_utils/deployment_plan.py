@@ -69,7 +69,9 @@ def resources(stage, password):
                 "name": stage["resource_name"],
                 "os": settings["stage_os"],
                 "architecture": settings["stage_architecture"],
-                "instance_type": settings["stage_instance_type"],
+                # A host the model found to resize is resized before provisioning (resize.yml), which
+                # then reads it again; until then (check mode) it is the type it is.
+                "instance_type": (stage.get("host_resize") or {}).get("from") or settings["stage_instance_type"],
                 "image_id": stage.get("image_id") or None,
                 "bucket_arns": stage["bucket_arns"],
                 "key_name": settings["stage_ssh_key_name"] or None,

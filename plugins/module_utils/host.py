@@ -215,13 +215,44 @@ class Host:
             self.set_termination_protection(instance_id, True)
         return self.find_instance(fresh=True)
 
+    def resize(self, instance, instance_type):
+        """The host as instance_type, the same instance: EC2 changes a type only while the instance
+        is stopped ("Change the instance type", EC2 User Guide), so it is stopped, changed and
+        started again; its Elastic IP, root volume and id stay. A host left stopped by an earlier
+        run cut short is changed if need be and started. Returns whether the host was stopped."""
+        instance_id, state = instance["InstanceId"], instance["State"]["Name"]
+        if instance["InstanceType"] == instance_type and state == "running":
+            return False
+        if state in ("pending", "running"):
+            self.act(
+                self.ec2,
+                f"stop the host {instance_id} (a {instance['InstanceType']}): Convex is down until it starts again",
+                "stop_instances",
+                InstanceIds=[instance_id],
+            )
+        if not self.module.check_mode:
+            self.ec2.wait("instance_stopped", InstanceIds=[instance_id])
+        if instance["InstanceType"] != instance_type:
+            self.act(
+                self.ec2,
+                f"change the host {instance_id} from a {instance['InstanceType']} to a {instance_type}",
+                "modify_instance_attribute",
+                InstanceId=instance_id,
+                InstanceType={"Value": instance_type},
+            )
+        self.act(self.ec2, f"start the host {instance_id} again", "start_instances", InstanceIds=[instance_id])
+        if not self.module.check_mode:
+            self.ec2.wait("instance_running", InstanceIds=[instance_id])
+        return True
+
     def repair(self, instance):
         params = self.params
         instance_id = instance["InstanceId"]
         if instance["InstanceType"] != params["instance_type"]:
             self.module.fail_json(
                 msg=f"the host {instance_id} is a {instance['InstanceType']}, not {params['instance_type']}: "
-                "changing the type needs a stop; set instance_type back, or stop, resize and start it yourself"
+                "changing the type stops the host, which site.yml and provision.yml do one deployment at a time "
+                "before they provision (playbooks/resize.yml); this module does not"
             )
         options = instance.get("MetadataOptions", {})
         if any(options.get(key) != value for key, value in METADATA_OPTIONS.items()):

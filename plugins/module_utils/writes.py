@@ -75,6 +75,8 @@ WRITES = {
         "modify_instance_attribute": SAFE,
         "associate_address": SAFE,
         "terminate_instances": SAFE,
+        "stop_instances": SAFE,
+        "start_instances": SAFE,
         "create_tags": SAFE,
         "delete_tags": SAFE,
     },

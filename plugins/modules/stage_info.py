@@ -78,6 +78,12 @@ options:
         Needs O(aws_checks).
     type: bool
     default: false
+  resize_confirm:
+    description:
+      - A new C(stage_instance_type) stops a protected deployment's host; it is refused unless this
+        names the deployment.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -198,6 +204,17 @@ stage:
         - The public address of the deployment's running host, found before anything changes; empty
           when it has none yet (or without O(aws_checks)). With it, site.yml configures the host
           while the AWS side is brought up to date.
+      type: str
+    host_resize:
+      description:
+        - The change of the running host's type this run makes (playbooks/resize.yml), with
+          C(instance_id), C(from), C(to) and the host's C(state); empty when the host runs as
+          C(stage_instance_type) already, or there is no host.
+      type: dict
+    host_instance_id:
+      description:
+        - The EC2 instance that is the deployment's host, found before anything changes; empty when
+          there is none yet (or without O(aws_checks)).
       type: str
     release:
       description:
@@ -337,6 +354,38 @@ def refuse_unconfirmed(module, values, recorded):
         module.fail_json(msg=why, protection=recorded)
 
 
+def resize(module, values, instance, recorded, ec2):
+    """Problems with a change of the running host's type, and the resize itself ({} when the host is
+    running as stage_instance_type). A host stopped by a run cut short is a resize to finish. The
+    new type must be offered where the host is and boot its image's architecture; a family the
+    collection's table does not know has its architecture asked of AWS."""
+    wanted, state = values["stage_instance_type"], instance["State"]["Name"]
+    if instance["InstanceType"] == wanted and state in ("pending", "running"):
+        return [], {}
+    name, instance_id, architecture = values["stage_name"], instance["InstanceId"], instance.get("Architecture")
+    region = values["stage_region"]
+    if wanted != instance["InstanceType"] and not offered(ec2, wanted, region):
+        return [f"stage_instance_type: {wanted} is not offered in {region}"], {}
+    problem = rules.instance_type_problem(wanted, architecture)
+    if (
+        problem is None
+        and rules.architecture_of(wanted) is None
+        and architecture not in offered_architectures(ec2, wanted)
+    ):
+        problem = f"{wanted!r} does not run {architecture}"
+    if problem:
+        return [
+            f"stage_instance_type: the host {instance_id} runs an {architecture} image, and "
+            f"{problem}. A host cannot change its architecture in place: it needs a new host"
+        ], {}
+    if (values["stage_protected"] or recorded) and module.params["resize_confirm"] != name:
+        return [
+            f"stage_instance_type: {name} is protected, and its host {instance_id} stops to change from a "
+            f"{instance['InstanceType']} to a {wanted}: run again with -e resize_confirm={name} to confirm"
+        ], {}
+    return [], {"instance_id": instance_id, "from": instance["InstanceType"], "to": wanted, "state": state}
+
+
 def aws_problems(module, values):
     """What only AWS knows, each naming its setting; and what was found: the image and zone ids, the
     host's address, and the host as read (handed to the deployment module, so that a run reads the
@@ -345,18 +394,18 @@ def aws_problems(module, values):
     region = values["stage_region"]
     ec2 = module.aws_client("ec2", region=region)
     machine = host_of(module, values)
-    problems, found = [], {"image_id": "", "zone_id": "", "host_address": ""}
+    problems, found = [], {"image_id": "", "zone_id": "", "host_address": "", "host_instance_id": "", "host_resize": {}}
     try:
         instance = machine.find_instance()
-        refuse_unconfirmed(module, values, protection.recorded(machine, None, thorough=False))
+        recorded = protection.recorded(machine, None, thorough=False)
+        refuse_unconfirmed(module, values, recorded)
         if instance is None:
             problems, found["image_id"] = launch_problems(ec2, values, region)
-        elif instance["InstanceType"] != values["stage_instance_type"]:
-            problems.append(
-                f"stage_instance_type: the host {instance['InstanceId']} is a {instance['InstanceType']}, and changing "
-                "its type needs a stop: set it back, or stop, resize and start the host yourself"
-            )
+        else:
+            resize_problems, found["host_resize"] = resize(module, values, instance, recorded, ec2)
+            problems.extend(resize_problems)
         found["host_address"] = stable_address(instance)
+        found["host_instance_id"] = instance["InstanceId"] if instance is not None else ""
         found["host_seen"] = machine.seen_now()
         found["account_id"] = machine.owner if instance is not None else ""
         zone = values["stage_dns_zone"]
@@ -409,6 +458,7 @@ def main():
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
             "replacing_data": {"type": "bool", "default": False},
+            "resize_confirm": {"type": "str", "default": ""},
         },
         require_region=False,
     )
@@ -419,7 +469,7 @@ def main():
         refuse(module, problems)
     values = model.normalized(given)
     known_release = release(module, values) if module.params["release_check"] else {}
-    found = {"image_id": "", "zone_id": "", "host_address": ""}
+    found = {"image_id": "", "zone_id": "", "host_address": "", "host_instance_id": "", "host_resize": {}}
     if module.params["aws_checks"]:
         problems, found = aws_problems(module, values)
         if problems:

@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from local_stage_tools import (  # noqa: E402
     BACKEND_KEY,
     DEPLOYMENTS_OF_THE_FLEET,
     PollingClient,
+    PollingClientHere,
     local_stage,
     make,
     recap,
@@ -144,6 +146,16 @@ def app():
     return figures
 
 
+def resize():
+    """t4g.small -> t4g.medium with site.yml, under a client on this machine polling through the
+    Elastic IP's address: its failed requests and its longest gap between two good answers."""
+    client = PollingClientHere().start()
+    time.sleep(2)
+    run = local_stage("site", "-e", "stage_instance_type=t4g.medium", version="standin-2")
+    time.sleep(2)
+    return {"seconds": round(run.seconds, 1), **client.stop()}
+
+
 def measure():
     local_stage("down")
     local_stage("up")  # the stand-in images' registry, which provisioning's release check asks
@@ -171,6 +183,7 @@ def measure():
         figures["app"] = app()
         run, client = upgrade_under_a_polling_client("standin-2")
         figures["upgrade"] = {"seconds": round(run.seconds, 1), **client}
+        figures["resize"] = resize()
     finally:
         local_stage("down")
 
@@ -178,7 +191,7 @@ def measure():
     try:
         figures["fleet_first_site"] = timed("site", inventory=FLEET)
         figures["fleet_noop_site"] = timed("site", inventory=FLEET)
-        clients = [PollingClient(host, name) for host, name in DEPLOYMENTS_OF_THE_FLEET.values()]
+        clients = [PollingClient(deployment, name) for deployment, name in DEPLOYMENTS_OF_THE_FLEET.items()]
         run, seen = upgrade_under_a_polling_client("standin-2", clients=clients, inventory=FLEET)
         figures["fleet_upgrade"] = {"seconds": round(run.seconds, 1), "clients": seen}
     finally:
@@ -234,6 +247,7 @@ def report(figures, budgets):
         ("site.yml with the app, no-op", figures["app"]["noop_site"]["seconds"], "-"),
         ("frontend.yml, no-op", figures["app"]["noop_frontend"]["seconds"], "-"),
         ("upgrade.yml standin-1 -> standin-2", figures["upgrade"]["seconds"], "-"),
+        ("resize t4g.small -> t4g.medium (site.yml)", figures["resize"]["seconds"], "-"),
         ("fleet: first site.yml of two", figures["fleet_first_site"]["seconds"], "-"),
         ("fleet: no-op site.yml of two", figures["fleet_noop_site"]["seconds"], "-"),
         ("fleet: rolling upgrade of two", figures["fleet_upgrade"]["seconds"], "-"),
@@ -243,6 +257,7 @@ def report(figures, budgets):
         print(f"{name:<44} {seconds:>8} {calls!s:>10}")
     print(f"\nno-op provisioning's AWS calls: {json.dumps(one['noop_calls_by_action'])}")
     print(f"upgrade client: {json.dumps(figures['upgrade'])}")
+    print(f"resize client (on this machine): {json.dumps(figures['resize'])}")
     print(f"fleet upgrade clients: {json.dumps(figures['fleet_upgrade']['clients'])}\n")
     for budget in budgets.values():
         verdict = "met" if budget["met"] else "NOT MET"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,15 +21,17 @@ __all__ = ["recap", "succeeded", "unchanged"]
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / "scripts" / "local-stage"
-HOST = "convex-local-host"
-# The emulator listens on Docker's bridge address (scripts/local-stage says which).
+# Where the local stage reaches AWS: the hypervisor stand-in in front of the emulator, on Docker's
+# bridge address (scripts/local-stage says which).
 ENDPOINT = subprocess.run([str(STAGE), "endpoint"], capture_output=True, text=True, check=True).stdout.strip()
-# The backend's own S3 traffic uses this key (inventories/local), the controller's another.
+# The backend's own S3 traffic uses this key (inventories/local), the hypervisor stand-in's reads
+# another (scripts/lib/hypervisor.py), the controller's a third.
 BACKEND_KEY = "local-backend"
-# inventories/local-fleet: each deployment's container host and API name.
+HYPERVISOR_KEY = "local-hypervisor"
+# inventories/local-fleet: each deployment's API name.
 DEPLOYMENTS_OF_THE_FLEET = {
-    "local-a": ("convex-local-a-host", "api.a.convex.localhost"),
-    "local-b": ("convex-local-b-host", "api.b.convex.localhost"),
+    "local-a": "api.a.convex.localhost",
+    "local-b": "api.b.convex.localhost",
 }
 CADDY_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 # What the run writes on this machine for clients here (stage_local_ca_file).
@@ -37,7 +41,7 @@ EMULATOR = MotoServer(REPO / ".cache" / "local", host=urlsplit(ENDPOINT).hostnam
 
 def controller_calls():
     """The AWS calls of the playbooks so far (the backend's own S3 traffic aside)."""
-    return [c for c in EMULATOR.calls() if c.access_key != BACKEND_KEY]
+    return [c for c in EMULATOR.calls() if c.access_key not in (BACKEND_KEY, HYPERVISOR_KEY)]
 
 
 def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin", inventory=None):
@@ -132,8 +136,31 @@ def from_this_machine(name="api", path="/version", extra=()):
     return answer.returncode, answer.stdout.strip()
 
 
-def on_host(*command):
-    return subprocess.run(["docker", "exec", HOST, *command], capture_output=True, text=True, check=False)
+def instance_of(deployment="local"):
+    """The deployment's current instance, as the emulator reports it (None without one)."""
+    live = ["pending", "running", "stopping", "stopped"]
+    found = aws("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:convex_selfhost:stage", "Values": [deployment]},
+            {"Name": "instance-state-name", "Values": live},
+        ]
+    )["Reservations"]
+    instances = [i for r in found for i in r["Instances"]]
+    assert len(instances) <= 1, f"{deployment} has several instances: {[i['InstanceId'] for i in instances]}"
+    return instances[0] if instances else None
+
+
+def host_of(deployment="local"):
+    """The container that is the deployment's host: its current instance's (scripts/lib/hypervisor.py)."""
+    instance = instance_of(deployment)
+    assert instance is not None, f"{deployment} has no instance in the emulator"
+    return f"convex-{instance['InstanceId']}"
+
+
+def on_host(*command, deployment="local"):
+    return subprocess.run(
+        ["docker", "exec", host_of(deployment), *command], capture_output=True, text=True, check=False
+    )
 
 
 def api_version():
@@ -217,8 +244,8 @@ class PollingClient:
     """A client on a container host that polls https://<name>/version through Caddy, with a new
     TLS connection each time, until stopped; then what it saw (sent, failed, versions, worst)."""
 
-    def __init__(self, host=HOST, name="api.convex.localhost"):
-        self.host, self.name = host, name
+    def __init__(self, deployment="local", name="api.convex.localhost"):
+        self.host, self.name = host_of(deployment), name
 
     def on(self, *command):
         return subprocess.run(["docker", "exec", self.host, *command], capture_output=True, text=True, check=False)
@@ -244,6 +271,29 @@ class PollingClient:
         raise AssertionError(f"the polling client on {self.host} wrote no report")
 
 
+class PollingClientHere:
+    """The same client on this machine, through the deployment's Elastic IP here (127.0.0.1 on
+    LOCAL_HTTPS_PORT), trusting the CA the run wrote: it outlives a stop of the host."""
+
+    def __init__(self, name="api.convex.localhost"):
+        self.name = name
+        self.folder = Path(tempfile.mkdtemp(prefix="e2e-poll-"))
+        self.process = None
+
+    def start(self):
+        probe = REPO / "tests" / "harness" / "probes" / "poll_version.py"
+        port = os.environ.get("LOCAL_HTTPS_PORT") or "443"
+        stop, report = self.folder / "stop", self.folder / "report.json"
+        arguments = [self.name, "127.0.0.1", str(LOCAL_CA), str(stop), str(report), "600", port]
+        self.process = subprocess.Popen([sys.executable, str(probe), *arguments])
+        return self
+
+    def stop(self):
+        (self.folder / "stop").touch()
+        self.process.wait(90)
+        return json.loads((self.folder / "report.json").read_text())
+
+
 def upgrade_under_a_polling_client(version, clients=None, **stage_args):
     """Run upgrade.yml to version while clients poll their hosts' /version through Caddy.
     Returns the run and what each client saw."""
@@ -255,9 +305,10 @@ def upgrade_under_a_polling_client(version, clients=None, **stage_args):
     return run, seen if len(seen) > 1 else seen[0]
 
 
-def backend_function(kind, path, args, host=HOST):
+def backend_function(kind, path, args, deployment="local"):
     """A system function of the backend on host (kind: query or mutation), as the dashboard calls
     one over HTTP, with an admin key the backend's own generate_admin_key.sh makes."""
+    host = host_of(deployment)
     minted = subprocess.run(
         ["docker", "exec", host, "docker", "compose", "--project-directory", "/opt/convex"]
         + ["exec", "-T", "backend", "./generate_admin_key.sh"],
@@ -279,8 +330,8 @@ def backend_function(kind, path, args, host=HOST):
     return result["value"]
 
 
-def documents(table, host=HOST):
-    return backend_function("query", "_system/frontend/listTableScan", {"table": table}, host)
+def documents(table, deployment="local"):
+    return backend_function("query", "_system/frontend/listTableScan", {"table": table}, deployment)
 
 
 def export_keys(bucket):

@@ -11,12 +11,16 @@ import subprocess
 
 import pytest
 from conftest import FLEET
+from fault_proxy import FaultPolicy, FaultProxy
 from local_stage_tools import (
     DEPLOYMENTS_OF_THE_FLEET,
+    ENDPOINT,
     PollingClient,
     aws,
     backend_function,
     documents,
+    host_of,
+    instance_of,
     local_stage,
     recap,
     upgrade_under_a_polling_client,
@@ -31,9 +35,19 @@ def fleet(*args, **kwargs):
 
 
 def version_of(deployment):
-    host, name = DEPLOYMENTS[deployment]
+    name = DEPLOYMENTS[deployment]
     answer = subprocess.run(
-        ["docker", "exec", host, "curl", "-sS", "-k", "--resolve", f"{name}:443:127.0.0.1", f"https://{name}/version"],
+        [
+            "docker",
+            "exec",
+            host_of(deployment),
+            "curl",
+            "-sS",
+            "-k",
+            "--resolve",
+            f"{name}:443:127.0.0.1",
+            f"https://{name}/version",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -70,7 +84,7 @@ def test_second_run_changes_nothing_on_either():
 
 
 def test_copy_data_replaces_the_targets_data_with_the_sources():
-    source, target = (DEPLOYMENTS["local-a"][0], DEPLOYMENTS["local-b"][0])
+    source, target = "local-a", "local-b"
     backend_function("mutation", "_system/frontend/addDocument", {"table": "notes", "documents": [{"n": 1}]}, source)
     backend_function("mutation", "_system/frontend/addDocument", {"table": "drafts", "documents": [{"n": 2}]}, target)
     run = fleet("site", "-e", "from=local-a", "-e", "to=local-b", playbook="copy_data.yml")
@@ -83,7 +97,7 @@ def test_copy_data_replaces_the_targets_data_with_the_sources():
 
 
 def test_upgrade_rolls_one_deployment_after_the_other_with_every_request_answered():
-    clients = [PollingClient(host, name) for host, name in DEPLOYMENTS.values()]
+    clients = [PollingClient(deployment, name) for deployment, name in DEPLOYMENTS.items()]
     run, seen = upgrade_under_a_polling_client("standin-2", clients=clients, inventory=FLEET)
     print(f"fleet upgrade: {run.seconds:.0f} s, clients saw {json.dumps(seen)}")
     assert [client["failed"] for client in seen] == [0, 0], seen
@@ -108,6 +122,49 @@ def test_a_failing_deployment_stops_the_rollout_before_the_next_one():
     assert not [name for name in snapshots() if name.startswith("convex-local-b-before-standin-broken")]
     fleet("site", "--limit", "local-a", version="standin-2")
     assert version_of("local-a") == "standin-2"
+
+
+def started_at(deployment):
+    shown = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.StartedAt}}", host_of(deployment)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return shown.stdout.strip()
+
+
+def test_a_resize_goes_one_deployment_at_a_time_and_stops_at_the_first_failure():
+    before = {d: (instance_of(d)["InstanceId"], started_at(d)) for d in DEPLOYMENTS}
+    medium = ("-e", "stage_instance_type=t4g.medium")
+    # What EC2 answers when the new type has no capacity where the host is: the start fails,
+    # after the stop and the change.
+    policy = FaultPolicy(refuse={"StartInstances": "InsufficientInstanceCapacity"})
+    with FaultProxy(ENDPOINT, policy) as proxy:
+        run = fleet(
+            "site", *medium, version="standin-2", check=False, extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint}
+        )
+    assert run.returncode != 0
+    assert "Resize of local-a to a t4g.medium failed; the rollout stopped here" in run.stdout, run.stdout[-3000:]
+    assert instance_of("local-b")["InstanceType"] == "t4g.small"
+    assert started_at("local-b") == before["local-b"][1], "the next deployment must not be touched"
+    assert instance_of("local-a")["State"]["Name"] == "stopped"
+
+    run = fleet("site", *medium, version="standin-2")
+    said = re.findall(r'"msg": "(local-[ab]): the host \S+ (stops to change|was left stopped)', run.stdout)
+    assert said == [("local-a", "was left stopped"), ("local-b", "stops to change")], run.stdout[-3000:]
+    # One at a time: local-b's resize starts after local-a's health gate.
+    gates = [
+        m.start() for m in re.finditer(r"TASK \[Health gate - the backend answers through Caddy again", run.stdout)
+    ]
+    assert len(gates) == 2 and run.stdout.index("local-b: the host") > gates[0]
+    for deployment in DEPLOYMENTS:
+        instance = instance_of(deployment)
+        assert (instance["InstanceId"], instance["InstanceType"]) == (before[deployment][0], "t4g.medium")
+        assert started_at(deployment) != before[deployment][1]
+        assert version_of(deployment) == "standin-2"
+    again = fleet("site", *medium, version="standin-2")
+    assert {h: r["changed"] for h, r in recap(again.stdout, *DEPLOYMENTS).items()} == dict.fromkeys(DEPLOYMENTS, 0)
 
 
 def test_teardown_of_one_deployment_leaves_the_other_serving():

@@ -22,6 +22,7 @@ from local_stage_tools import (
     ENDPOINT,
     LOCAL_CA,
     REPO,
+    PollingClientHere,
     api_version,
     aws,
     backend_function,
@@ -29,6 +30,8 @@ from local_stage_tools import (
     documents,
     export_keys,
     from_this_machine,
+    host_of,
+    instance_of,
     local_stage,
     make,
     on_host,
@@ -39,8 +42,6 @@ from local_stage_tools import (
     upgrade_under_a_polling_client,
 )
 from readme_commands import needs_a_stage, readme_commands
-
-HOST = "convex-local-host"
 
 pytestmark = pytest.mark.usefixtures("fresh_local_stage")
 
@@ -80,6 +81,32 @@ def test_second_make_local_changes_nothing():
     print(f"second make local CONVEX_IMAGES=standin: {run.seconds:.0f} s, {hosts}")
 
 
+def host_inspect(template):
+    """docker inspect of the deployment's container host, formatted by template."""
+    command = ["docker", "inspect", "--format", template, host_of()]
+    shown = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout.strip()
+
+
+def host_memory():
+    """The memory limit of the deployment's container host, in bytes: its instance type's."""
+    return int(host_inspect("{{.HostConfig.Memory}}"))
+
+
+def test_the_host_is_the_container_the_emulators_instance_got():
+    instance = instance_of()
+    shown = subprocess.run(
+        ["docker", "inspect", "--format", '{{.State.Running}} {{index .Config.Labels "convex-local-stage.instance"}}']
+        + [f"convex-{instance['InstanceId']}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split() == ["true", instance["InstanceId"]]
+    assert host_memory() == 2048 * 1024 * 1024, "a t4g.small's memory"
+
+
 def test_the_stage_answers_on_this_machine_with_the_ca_it_wrote():
     assert from_this_machine("api", "/version") == (0, "standin-1")
     status, page = from_this_machine("dashboard", "/")
@@ -108,8 +135,24 @@ def backend_instance_secret():
 def test_the_stack_comes_back_after_the_host_reboots():
     secret = backend_instance_secret()
     key = local_stage("site", playbook="admin_key.yml").stdout
+    host = host_of()
+    before = host_inspect("{{.NetworkSettings.IPAddress}}")
     started = time.monotonic()
-    subprocess.run(["docker", "restart", HOST], check=True, capture_output=True)
+    subprocess.run(["docker", "stop", host], check=True, capture_output=True)
+    # Another container takes the host's bridge address meanwhile, as the molecule scenarios'
+    # hosts beside this suite can: the host boots at another one. Its private address (the
+    # instance's, as on EC2) stays, and what the stack reaches there keeps working.
+    squatter = subprocess.run(
+        ["docker", "run", "-d", "--rm", "convex-test/busybox:current", "busybox", "sleep", "600"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        subprocess.run(["docker", "start", host], check=True, capture_output=True)
+        assert host_inspect("{{.NetworkSettings.IPAddress}}") != before
+    finally:
+        subprocess.run(["docker", "rm", "-f", squatter], capture_output=True, check=False)
     answer = (None, "")
     while time.monotonic() - started < 180:
         answer = from_this_machine("api", "/version")
@@ -588,8 +631,70 @@ def test_protection_recorded_in_aws_stops_a_wrong_inventory_or_e():
     assert stage_resources() == before
 
 
+def host_started_at():
+    """When the deployment's container host last started (docker's State.StartedAt): a container
+    shares this machine's kernel, so /proc/sys/kernel/random/boot_id cannot tell a new boot."""
+    return host_inspect("{{.State.StartedAt}}")
+
+
+# The stage is protected from here on (the test above): a resize needs its confirmation.
+PROTECTED = ("-e", "stage_protected=true")
+
+
+def test_a_resize_of_a_protected_deployment_needs_its_confirmation():
+    calls = len(controller_calls())
+    run = local_stage("site", *PROTECTED, "-e", "stage_instance_type=t4g.medium", check=False)
+    assert run.returncode != 0
+    assert "stage_instance_type" in run.stdout and "resize_confirm=local" in run.stdout, run.stdout[-3000:]
+    assert [c for c in controller_calls()[calls:] if c.writes] == []
+
+
+def test_a_type_of_another_architecture_is_refused_saying_it_needs_a_new_host():
+    calls = len(controller_calls())
+    other = ("-e", "stage_instance_type=t3.medium", "-e", "stage_architecture=x86_64", "-e", "resize_confirm=local")
+    run = local_stage("site", *PROTECTED, *other, check=False)
+    assert run.returncode != 0
+    assert "stage_instance_type" in run.stdout and "needs a new host" in run.stdout, run.stdout[-3000:]
+    assert [c for c in controller_calls()[calls:] if c.writes] == []
+
+
+def test_check_mode_says_the_host_will_stop_and_stops_nothing():
+    started, instance = host_started_at(), instance_of()
+    resize = ("-e", "stage_instance_type=t4g.medium", "-e", "resize_confirm=local")
+    run = local_stage("site", "--check", *PROTECTED, *resize)
+    assert "stops to change from a t4g.small to a t4g.medium" in run.stdout, run.stdout[-3000:]
+    assert host_started_at() == started
+    assert instance_of()["InstanceType"] == instance["InstanceType"] == "t4g.small"
+
+
+def test_a_resize_keeps_the_instance_its_address_and_its_documents():
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "sizes", "documents": [{"before": 1}]})
+    instance, started = instance_of(), host_started_at()
+    address = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance["InstanceId"]]}])
+    client = PollingClientHere().start()
+    time.sleep(2)
+    resize = ("-e", "stage_instance_type=t4g.medium", "-e", "resize_confirm=local")
+    run = local_stage("site", *PROTECTED, *resize)
+    time.sleep(2)
+    seen = client.stop()
+    print(f"resize t4g.small -> t4g.medium with site.yml: {run.seconds:.0f} s; the polling client saw {seen}")
+    after = instance_of()
+    assert after["InstanceId"] == instance["InstanceId"] and after["InstanceType"] == "t4g.medium"
+    assert host_started_at() != started, "the host must really have stopped and started"
+    assert host_memory() == 4096 * 1024 * 1024, "the container gets a t4g.medium's memory"
+    again = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance["InstanceId"]]}])
+    assert [a["PublicIp"] for a in again["Addresses"]] == [a["PublicIp"] for a in address["Addresses"]]
+    assert [d["before"] for d in documents("sizes")] == [1]
+    assert from_this_machine("api", "/version") == (0, "standin-1")
+    # Downtime is expected (the host stops); the client saw it end, and every answer was this version.
+    assert seen["failed"] > 0 and seen["longest_gap_ms"] > 0 and list(seen["versions"]) == ["standin-1"], seen
+    second = local_stage("site", *PROTECTED, *resize)
+    assert unchanged(second.stdout, "local"), second.stdout[-3000:]
+
+
 def test_teardown_leaves_nothing_of_the_stage():
     assert sum(stage_resources().values()) > 0
+    host = host_of()
     local_stage(
         "site",
         "-e",
@@ -609,11 +714,14 @@ def test_teardown_leaves_nothing_of_the_stage():
     finals = [s["DBSnapshotIdentifier"] for s in aws("rds").describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
     assert finals and all(re.search(r"-final-\d{14}$", f) for f in finals), finals
     assert left == {**dict.fromkeys(left, 0), "db_snapshots": len(finals)}
+    gone = subprocess.run(["docker", "inspect", host], capture_output=True, check=False)
+    assert gone.returncode != 0, "a terminated instance's container host is removed with its disk"
 
 
 def test_make_local_down_then_make_local_starts_afresh():
+    host = host_of()
     make("local-down")
-    gone = subprocess.run(["docker", "inspect", HOST], capture_output=True, check=False)
+    gone = subprocess.run(["docker", "inspect", host], capture_output=True, check=False)
     assert gone.returncode != 0, "make local-down must remove the container host"
     assert not (REPO / ".cache" / "local").exists()
     run = make("local", "CONVEX_IMAGES=standin")

@@ -216,3 +216,59 @@ def test_the_recovery_alarm_recovers_the_host_and_goes_when_turned_off(aws, netw
     assert f"delete the alarm {NAME}-recover" in off["changes"]
     assert cloudwatch.describe_alarms(AlarmNames=[f"{NAME}-recover"])["MetricAlarms"] == []
     assert run_module("instance", host_args(aws, network)).changed is False
+
+
+def resize_args(aws, instance_type):
+    return {**aws.connection_args(), "name": NAME, "instance_type": instance_type}
+
+
+def test_resize_stops_changes_and_starts_the_same_host_check_mode_first(aws, network):
+    made = run_module("instance", host_args(aws, network))
+    calls = aws.request_count()
+    check = run_module("host_resize", resize_args(aws, "t4g.medium"), check_mode=True)
+    assert check.changed and check["stopped"], check
+    assert [c.split(" (")[0].split(":")[0] for c in check["changes"]] == [
+        f"stop the host {made['instance_id']}",
+        f"change the host {made['instance_id']} from a t4g.small to a t4g.medium",
+        f"start the host {made['instance_id']} again",
+    ]
+    assert [c for c in aws.calls()[calls:] if c.writes] == [], "check mode writes nothing"
+    assert described(aws, made["instance_id"])["InstanceType"] == "t4g.small"
+
+    done = run_module("host_resize", resize_args(aws, "t4g.medium"))
+    assert done.changed and done["changes"] == check["changes"]
+    host = described(aws, made["instance_id"])
+    assert (host["InstanceType"], host["State"]["Name"]) == ("t4g.medium", "running")
+    assert [i["InstanceId"] for i in live_instances(aws)] == [made["instance_id"]]
+
+    for check_mode in (True, False):
+        again = run_module("host_resize", resize_args(aws, "t4g.medium"), check_mode=check_mode)
+        assert not again.changed and not again["stopped"], again
+    # The instance module, given the new type, finds nothing to change.
+    assert not run_module("instance", host_args(aws, network, instance_type="t4g.medium")).changed
+
+
+def test_a_host_left_stopped_is_started_as_the_new_type(aws, network):
+    made = run_module("instance", host_args(aws, network))
+    aws.client("ec2").stop_instances(InstanceIds=[made["instance_id"]])
+    done = run_module("host_resize", resize_args(aws, "t4g.medium"))
+    assert done["changes"] == [
+        f"change the host {made['instance_id']} from a t4g.small to a t4g.medium",
+        f"start the host {made['instance_id']} again",
+    ]
+    assert described(aws, made["instance_id"])["State"]["Name"] == "running"
+
+
+def test_resize_to_another_architecture_is_refused_before_any_write(aws, network):
+    made = run_module("instance", host_args(aws, network))
+    calls = aws.request_count()
+    refused = run_module("host_resize", resize_args(aws, "t3.medium"))
+    assert refused.failed and "instance_type" in refused["msg"] and "architecture" in refused["msg"], refused
+    assert [c for c in aws.calls()[calls:] if c.writes] == []
+    assert described(aws, made["instance_id"])["State"]["Name"] == "running"
+
+
+def test_the_instance_module_refuses_a_type_change_and_names_the_resize(aws, network):
+    run_module("instance", host_args(aws, network))
+    refused = run_module("instance", host_args(aws, network, instance_type="t4g.medium"))
+    assert refused.failed and "resize.yml" in refused["msg"], refused
