@@ -370,7 +370,9 @@ def front(upstream, follow):
             for key, value in answer_headers:
                 if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD answer has no body, and its Content-Length is the object's (S3's HeadObject).
+            length = dict((k.lower(), v) for k, v in answer_headers).get("content-length", "0")
+            self.send_header("Content-Length", length if self.command == "HEAD" else str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
