@@ -73,6 +73,7 @@ def resources(stage, password):
                 # then reads it again; until then (check mode) it is the type it is.
                 "instance_type": (stage.get("host_resize") or {}).get("from") or settings["stage_instance_type"],
                 "image_id": stage.get("image_id") or None,
+                "root_volume_size": settings["stage_root_volume_gb"],
                 "bucket_arns": stage["bucket_arns"],
                 "key_name": settings["stage_ssh_key_name"] or None,
                 "termination_protection": stage["protected"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, rules
@@ -43,6 +44,12 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 # The instance records that it has a recovery alarm, so a run with the alarm off finds one to
 # remove without asking CloudWatch every time.
 ALARM_TAG = "convex_selfhost:recovery-alarm"
+# The instance records the root volume size the collection last gave it, so a run whose size is
+# unchanged asks nothing more, and only a new size reads the volume (DescribeVolumes).
+ROOT_SIZE_TAG = "convex_selfhost:root-volume-gb"
+# The OS sees a volume's new size once its modification is "optimizing" (Amazon EBS User Guide,
+# "Monitor the progress of volume modifications"): the file system can grow from then on.
+GROWN_STATES = ("optimizing", "completed")
 # EC2 may not know a new instance profile for some seconds: "not yet", retried with backoff.
 PROFILE_NOT_YET = {"InvalidParameterValue": "iamInstanceProfile"}
 
@@ -283,6 +290,7 @@ class Host:
                 InstanceId=instance_id,
                 BlockDeviceMappings=[{"DeviceName": root["DeviceName"], "Ebs": {"DeleteOnTermination": True}}],
             )
+        self.grow_root_volume(instance, tags=dict_tags(instance.get("Tags")))
         groups = sorted(g["GroupId"] for g in instance.get("SecurityGroups", []))
         if params["security_group_ids"] and groups != sorted(params["security_group_ids"]):
             self.act(
@@ -308,6 +316,69 @@ class Host:
                 self.ec2, "untag the host", "delete_tags", Resources=[instance_id], Tags=[{"Key": k} for k in keys]
             ),
         )
+
+    def root_volume(self, instance):
+        """The id and size of the host's root volume (one DescribeVolumes); None if it has none."""
+        root = next(
+            (m for m in instance.get("BlockDeviceMappings", []) if m["DeviceName"] == instance.get("RootDeviceName")),
+            None,
+        )
+        volume_id = (root or {}).get("Ebs", {}).get("VolumeId")
+        if volume_id is None:
+            return None
+        described = self.call(self.ec2, "read the root volume", "describe_volumes", VolumeIds=[volume_id])["Volumes"]
+        return {"VolumeId": volume_id, "Size": described[0]["Size"]}
+
+    def grow_root_volume(self, instance, tags):
+        """The root volume at root_volume_size: EBS grows it online, the host running; the host's
+        role grows its partition and file system after. A size the instance's tag already records
+        costs no call. A smaller size is refused, as EBS would refuse it."""
+        wanted = self.params["root_volume_size"]
+        if tags.get(ROOT_SIZE_TAG) == str(wanted):
+            return
+        volume = self.root_volume(instance)
+        if volume is None:
+            return
+        problem = rules.root_volume_problem(wanted, volume["Size"])
+        if problem:
+            self.module.fail_json(msg=f"root_volume_size {problem}; nothing was changed")
+        if volume["Size"] == wanted:
+            return
+        self.act(
+            self.ec2,
+            f"grow the host's root volume {volume['VolumeId']} from {volume['Size']} to {wanted} GiB, online",
+            "modify_volume",
+            find=lambda: self.modification(volume["VolumeId"], wanted),
+            VolumeId=volume["VolumeId"],
+            Size=wanted,
+        )
+        if not self.module.check_mode:
+            self.wait_grown(volume["VolumeId"], wanted)
+
+    def modification(self, volume_id, size):
+        """The volume's latest modification when it is one to size (and not failed), else None."""
+        found = self.call(
+            self.ec2, "follow the root volume's modification", "describe_volumes_modifications", VolumeIds=[volume_id]
+        )["VolumesModifications"]
+        return next((m for m in found if m.get("TargetSize") == size and m.get("ModificationState") != "failed"), None)
+
+    def wait_grown(self, volume_id, size, timeout=600):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.call(
+                self.ec2,
+                "follow the root volume's modification",
+                "describe_volumes_modifications",
+                VolumeIds=[volume_id],
+            )["VolumesModifications"]
+            latest = next((m for m in found if m.get("TargetSize") == size), {})
+            state = latest.get("ModificationState")
+            if state in GROWN_STATES:
+                return
+            if state == "failed" or time.monotonic() > deadline:
+                why = latest.get("StatusMessage", "no message")
+                self.module.fail_json(msg=f"the root volume {volume_id} did not grow ({state}: {why})")
+            time.sleep(5)
 
     def ensure_address(self, instance):
         address = self.find_address()
@@ -365,6 +436,7 @@ class Host:
         """The host's tags record its protection and its alarm, so a later run that turns either
         off knows to look, without reading both on every run."""
         tags = self.wanted_tags()
+        tags[ROOT_SIZE_TAG] = str(self.params["root_volume_size"])
         if self.params["termination_protection"]:
             tags[tag_helpers.PROTECTED_KEY] = "true"
         if self.params["recovery_alarm"]:

@@ -352,6 +352,37 @@ def storage_ceiling_problem(maximum, allocated):
     return None
 
 
+def root_volume_problem(wanted, current):
+    """EBS grows a volume in place and never shrinks it: a modification's new size must be larger
+    than the current one (Amazon EBS User Guide, "Requirements for EBS volume modifications")."""
+    if wanted < current:
+        return (
+            f"{wanted} GiB is smaller than the host's root volume ({current} GiB): an EBS volume cannot shrink; "
+            f"keep {current} or more"
+        )
+    return None
+
+
+def swap_problem(swap_mb, root_gb):
+    """A swap file takes at most a quarter of the root volume, which holds the system, Docker's
+    images and the backend's local files too."""
+    if swap_mb * 4 > root_gb * 1024:
+        return f"{swap_mb} MiB is more than a quarter of the {root_gb} GiB root volume: grow the volume or use less"
+    return None
+
+
+def volume_modification_problem(state):
+    """A volume's latest modification (DescribeVolumesModifications describes the most recent one)
+    must be completed before another starts (EC2 API reference, ModifyVolume); EBS also takes at
+    most four a day, which only its own answer tells."""
+    if state in ("modifying", "optimizing"):
+        return (
+            f"the root volume's last change is still {state}, and EBS starts another only once it has completed: "
+            "run again in a few minutes"
+        )
+    return None
+
+
 # --- settings the roles apply on the host, checked on the controller too -----------------------
 # systemd.time(7), "Calendar Events": the shorthands, and [weekdays] [date] [time] [time zone].
 CALENDAR_SHORTHANDS = frozenset(

@@ -90,6 +90,11 @@ SETTINGS = {
     "stage_os": ("debian13", _choice(*OPERATING_SYSTEMS)),
     "stage_architecture": ("arm64", _choice(*ARCHITECTURES)),
     "stage_instance_type": ("t4g.small", _text),
+    # The host's root volume: grown in place on a later run (never shrunk).
+    "stage_root_volume_gb": (30, lambda v: rules.integer_problem(v, 8, 16384)),
+    # A swap file on the host (MiB; 0: none), so that a memory spike slows the backend down
+    # instead of having it killed.
+    "stage_swap_mb": (1024, lambda v: rules.integer_problem(v, 0, 65536)),
     "stage_ssh_key_name": ("", _text),
     "stage_vpc_cidr": ("10.40.0.0/16", rules.vpc_cidr_problem),
     # IPv4 only: the host's one public address, its Elastic IP, is IPv4 (the VPC has no IPv6).
@@ -137,6 +142,8 @@ SETTINGS = {
 }
 INTEGERS = (
     "convex_public_port",
+    "stage_root_volume_gb",
+    "stage_swap_mb",
     "stage_db_storage_gb",
     "stage_db_backup_days",
     "stage_export_retention_days",
@@ -215,6 +222,9 @@ def settings_problems(given, connection="ssh", app_build=False):
     problem = rules.instance_type_problem(values["stage_instance_type"], values["stage_architecture"])
     if problem:
         problems.append(f"stage_instance_type: {problem}")
+    problem = rules.swap_problem(values["stage_swap_mb"], values["stage_root_volume_gb"])
+    if problem:
+        problems.append(f"stage_swap_mb: {problem} (stage_root_volume_gb)")
     problems.extend(site_problems(values, given, app_build))
     problems.extend(world_problems(values))
     problems.extend(database_problems(values))

@@ -76,6 +76,9 @@ WRITES = {
         "associate_address": SAFE,
         "terminate_instances": SAFE,
         "stop_instances": SAFE,
+        # A repeat of a modification that went through is refused while the first is under way;
+        # the caller's find() sees the first by its target size (DescribeVolumesModifications).
+        "modify_volume": FIND,
         "start_instances": SAFE,
         "create_tags": SAFE,
         "delete_tags": SAFE,

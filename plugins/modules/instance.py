@@ -80,7 +80,12 @@ options:
     default: []
   root_volume_size:
     description:
-      - Size of the root volume in GiB. Only used when the host is created.
+      - Size of the root volume in GiB (gp3, encrypted).
+      - A larger size grows the volume of a running host online, and waits until the host can
+        see it; growing its partition and file system is the host's part (the capacity role). A
+        smaller size is refused, since an EBS volume cannot shrink.
+      - EBS starts a volume's next change only once the last has completed, and takes at most
+        four a day.
     type: int
     default: 30
   kms_key_id:

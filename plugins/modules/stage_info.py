@@ -235,6 +235,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     rules,
 )
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import stage as model
+from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.convex_releases import check_release, release_facts
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.images import find_image
@@ -386,6 +387,23 @@ def resize(module, values, instance, recorded, ec2):
     return [], {"instance_id": instance_id, "from": instance["InstanceType"], "to": wanted, "state": state}
 
 
+def root_volume_problems(machine, values, instance, ec2):
+    """A new stage_root_volume_gb that EBS would refuse: smaller than the volume, or while its last
+    change is under way. Read only when the size differs from what the host records."""
+    wanted = values["stage_root_volume_gb"]
+    if dict_tags(instance.get("Tags")).get(host.ROOT_SIZE_TAG) == str(wanted):
+        return []
+    volume = machine.root_volume(instance)
+    if volume is None or volume["Size"] == wanted:
+        return []
+    problem = rules.root_volume_problem(wanted, volume["Size"])
+    if problem is None:
+        changes = ec2.describe_volumes_modifications(VolumeIds=[volume["VolumeId"]])["VolumesModifications"]
+        states = [rules.volume_modification_problem(c.get("ModificationState")) for c in changes]
+        problem = next(filter(None, states), None)
+    return [f"stage_root_volume_gb: {problem}"] if problem else []
+
+
 def aws_problems(module, values):
     """What only AWS knows, each naming its setting; and what was found: the image and zone ids, the
     host's address, and the host as read (handed to the deployment module, so that a run reads the
@@ -404,6 +422,7 @@ def aws_problems(module, values):
         else:
             resize_problems, found["host_resize"] = resize(module, values, instance, recorded, ec2)
             problems.extend(resize_problems)
+            problems.extend(root_volume_problems(machine, values, instance, ec2))
         found["host_address"] = stable_address(instance)
         found["host_instance_id"] = instance["InstanceId"] if instance is not None else ""
         found["host_seen"] = machine.seen_now()

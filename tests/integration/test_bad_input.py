@@ -86,6 +86,9 @@ STAGE_ROWS = [
     ({"stage_db_max_storage_gb": 21}, "stage_db_max_storage_gb", False),
     ({"stage_db_storage_gb": 100, "stage_db_max_storage_gb": 105}, "stage_db_max_storage_gb", False),
     ({"convex_instance_name": "1convex"}, "convex_instance_name", False),
+    ({"stage_swap_mb": 4096, "stage_root_volume_gb": 8}, "stage_swap_mb", False),
+    ({"stage_root_volume_gb": 4}, "stage_root_volume_gb", False),
+    ({"stage_swap_mb": -1}, "stage_swap_mb", False),
     # Tag text IAM, S3 or EC2 refuse, and the collection's own keys.
     ({"stage_extra_tags": {"team": "core\tplatform"}}, "stage_extra_tags", False),
     ({"stage_extra_tags": {"team": "core\n"}}, "stage_extra_tags", False),

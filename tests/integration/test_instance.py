@@ -272,3 +272,49 @@ def test_the_instance_module_refuses_a_type_change_and_names_the_resize(aws, net
     run_module("instance", host_args(aws, network))
     refused = run_module("instance", host_args(aws, network, instance_type="t4g.medium"))
     assert refused.failed and "resize.yml" in refused["msg"], refused
+
+
+def root_volume(aws, instance_id):
+    volume_id = described(aws, instance_id)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    return aws.client("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+
+
+def test_a_bigger_root_volume_grows_online_check_mode_first(aws, network):
+    made = run_module("instance", host_args(aws, network))
+    assert root_volume(aws, made["instance_id"])["Size"] == 30
+    calls = aws.request_count()
+    check = run_module("instance", host_args(aws, network, root_volume_size=40), check_mode=True)
+    assert check.changed and any("from 30 to 40 GiB" in c for c in check["changes"]), check["changes"]
+    assert [c for c in aws.calls()[calls:] if c.writes] == [], "check mode writes nothing"
+
+    grown = run_module("instance", host_args(aws, network, root_volume_size=40))
+    assert grown.changed and grown["changes"] == check["changes"], grown["changes"]
+    assert root_volume(aws, made["instance_id"])["Size"] == 40
+    host = described(aws, made["instance_id"])
+    assert host["State"]["Name"] == "running", "the host keeps running"
+    assert {t["Key"]: t["Value"] for t in host["Tags"]}["convex_selfhost:root-volume-gb"] == "40"
+
+    before = aws.request_count()
+    again = run_module("instance", host_args(aws, network, root_volume_size=40))
+    assert not again.changed, again["changes"]
+    assert aws.request_count() - before == 4, "a size the host records costs no call"
+
+
+def test_a_smaller_root_volume_is_refused_before_any_write(aws, network):
+    made = run_module("instance", host_args(aws, network, root_volume_size=40))
+    calls = aws.request_count()
+    refused = run_module("instance", host_args(aws, network, root_volume_size=30))
+    assert refused.failed and "root_volume_size 30 GiB is smaller" in refused["msg"], refused
+    assert "cannot shrink" in refused["msg"]
+    assert [c for c in aws.calls()[calls:] if c.writes] == []
+    assert root_volume(aws, made["instance_id"])["Size"] == 40
+
+
+def test_a_host_without_the_size_tag_reads_its_volume_once_then_records_it(aws, network):
+    # A host launched before the collection recorded its root volume size.
+    made = run_module("instance", host_args(aws, network))
+    aws.client("ec2").delete_tags(Resources=[made["instance_id"]], Tags=[{"Key": "convex_selfhost:root-volume-gb"}])
+    repaired = run_module("instance", host_args(aws, network))
+    assert repaired["changes"] == ["tag the host"], repaired
+    assert root_volume(aws, made["instance_id"])["Size"] == 30
+    assert not run_module("instance", host_args(aws, network)).changed

@@ -190,3 +190,23 @@ def test_the_roles_apply_the_same_rules(rule):
     """The convex and caddy roles check these settings on the host with the problem filter: the
     rule the stage model applies on the controller, by name."""
     assert rule in FilterModule().filters()["problem"].__globals__["RULES"]
+
+
+def test_a_root_volume_only_grows():
+    assert rules.root_volume_problem(40, 30) is None
+    assert rules.root_volume_problem(30, 30) is None
+    assert "cannot shrink; keep 40 or more" in rules.root_volume_problem(30, 40)
+
+
+def test_a_volume_change_waits_for_the_last_to_complete():
+    assert rules.volume_modification_problem(None) is None
+    assert rules.volume_modification_problem("completed") is None
+    assert rules.volume_modification_problem("failed") is None
+    assert "still optimizing" in rules.volume_modification_problem("optimizing")
+    assert "still modifying" in rules.volume_modification_problem("modifying")
+
+
+def test_swap_takes_at_most_a_quarter_of_the_root_volume():
+    assert rules.swap_problem(0, 8) is None
+    assert rules.swap_problem(2048, 8) is None
+    assert "more than a quarter of the 8 GiB" in rules.swap_problem(2049, 8)
