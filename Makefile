@@ -39,7 +39,7 @@ sanity: venv ## ansible-test sanity in a temporary ansible_collections tree
 unit: venv ## pytest unit tests: the collection's own logic, alone
 	@$(HARNESS)/run-checks.sh unit
 
-integration: venv ## pytest integration tests: the modules against a moto server and a real registry
+integration: venv images host-packages ## pytest integration tests: the modules against a moto server and a real registry; the capacity role on real storage
 	@$(HARNESS)/run-checks.sh integration
 
 e2e: venv images host-packages ## The whole stage lifecycle on the local stage (emulator + container host + stand-ins)

@@ -692,6 +692,44 @@ def test_a_resize_keeps_the_instance_its_address_and_its_documents():
     assert unchanged(second.stdout, "local"), second.stdout[-3000:]
 
 
+# The host is a t4g.medium from here on (the test above).
+RESIZED = ("-e", "stage_instance_type=t4g.medium", "-e", "resize_confirm=local")
+
+
+def root_volume_size(instance):
+    volume_id = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    return aws("ec2").describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["Size"]
+
+
+def test_a_bigger_root_volume_grows_in_the_emulator_and_the_host_says_its_root_cannot_grow():
+    instance, started = instance_of(), host_started_at()
+    assert root_volume_size(instance) == 30
+    run = local_stage("site", *PROTECTED, *RESIZED, "-e", "stage_root_volume_gb=40")
+    assert instance_of()["InstanceId"] == instance["InstanceId"]
+    assert root_volume_size(instance_of()) == 40
+    assert host_started_at() == started, "a volume grows online: the host keeps running"
+    # The container host's root is overlayfs: the capacity role leaves it, and says so.
+    assert "is not an ext4 file system on a partition" in run.stdout, run.stdout[-3000:]
+    second = local_stage("site", *PROTECTED, *RESIZED, "-e", "stage_root_volume_gb=40")
+    assert unchanged(second.stdout, "local"), second.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("setting", "named", "said"),
+    [
+        ("stage_root_volume_gb=30", "stage_root_volume_gb", "cannot shrink"),
+        ("stage_instance_type=t4g.huge", "stage_instance_type", "is not offered"),
+    ],
+)
+def test_a_smaller_root_volume_or_an_unknown_type_is_refused_before_any_write(setting, named, said):
+    calls = len(controller_calls())
+    run = local_stage("site", *PROTECTED, *RESIZED, "-e", "stage_root_volume_gb=40", "-e", setting, check=False)
+    assert run.returncode != 0
+    assert f"{named}: " in run.stdout and said in run.stdout, run.stdout[-3000:]
+    assert [c for c in controller_calls()[calls:] if c.writes] == []
+    assert root_volume_size(instance_of()) == 40
+
+
 def test_teardown_leaves_nothing_of_the_stage():
     assert sum(stage_resources().values()) > 0
     host = host_of()
