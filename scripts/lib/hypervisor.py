@@ -221,6 +221,12 @@ class Machines:
             "/run",
             "--tmpfs",
             "/run/lock",
+            # The instance's Docker data on a volume of this machine's file system (ext4), as an EC2
+            # host's is on its root volume: the inner dockerd then uses overlay2 as on EC2, not the
+            # vfs driver it falls back to on the container's own overlayfs root, which copies
+            # every image layer for each container it creates. It lives as long as the container.
+            "--volume",
+            "/var/lib/docker",
             "--stop-signal",
             "SIGRTMIN+3",
             IMAGE,
