@@ -348,7 +348,7 @@ class Host:
             self.ec2,
             f"grow the host's root volume {volume['VolumeId']} from {volume['Size']} to {wanted} GiB, online",
             "modify_volume",
-            find=lambda: self.modification(volume["VolumeId"], wanted),
+            find=lambda: self.went_through(volume["VolumeId"], wanted),
             VolumeId=volume["VolumeId"],
             Size=wanted,
         )
@@ -356,22 +356,23 @@ class Host:
             self.wait_grown(volume["VolumeId"], wanted)
 
     def modification(self, volume_id, size):
-        """The volume's latest modification when it is one to size (and not failed), else None."""
+        """The volume's latest modification when it is one to size, else None
+        (DescribeVolumesModifications describes the most recent one)."""
         found = self.call(
             self.ec2, "follow the root volume's modification", "describe_volumes_modifications", VolumeIds=[volume_id]
         )["VolumesModifications"]
-        return next((m for m in found if m.get("TargetSize") == size and m.get("ModificationState") != "failed"), None)
+        return next((m for m in found if m.get("TargetSize") == size), None)
+
+    def went_through(self, volume_id, size):
+        """After a lost ModifyVolume answer: the modification it made, if it went through (a repeat
+        is refused while the first runs), else None."""
+        found = self.modification(volume_id, size)
+        return found if found and found.get("ModificationState") != "failed" else None
 
     def wait_grown(self, volume_id, size, timeout=600):
         deadline = time.monotonic() + timeout
         while True:
-            found = self.call(
-                self.ec2,
-                "follow the root volume's modification",
-                "describe_volumes_modifications",
-                VolumeIds=[volume_id],
-            )["VolumesModifications"]
-            latest = next((m for m in found if m.get("TargetSize") == size), {})
+            latest = self.modification(volume_id, size) or {}
             state = latest.get("ModificationState")
             if state in GROWN_STATES:
                 return
@@ -433,8 +434,9 @@ class Host:
         return result
 
     def host_tags(self):
-        """The host's tags record its protection and its alarm, so a later run that turns either
-        off knows to look, without reading both on every run."""
+        """The host's tags record its protection, its alarm and its root volume's size, so a later
+        run that turns one off, or asks another size, knows to look, without reading them on every
+        run."""
         tags = self.wanted_tags()
         tags[ROOT_SIZE_TAG] = str(self.params["root_volume_size"])
         if self.params["termination_protection"]:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from fault_proxy import FaultProxy, LostAnswers
 from module_runner import run_module
 
 NAME = "convex-test"
@@ -318,3 +319,18 @@ def test_a_host_without_the_size_tag_reads_its_volume_once_then_records_it(aws, 
     assert repaired["changes"] == ["tag the host"], repaired
     assert root_volume(aws, made["instance_id"])["Size"] == 30
     assert not run_module("instance", host_args(aws, network)).changed
+
+
+@pytest.mark.parametrize("mode", ["500", "drop"])
+def test_a_grow_whose_answer_is_lost_is_found_and_not_sent_again(aws, network, mode):
+    made = run_module("instance", host_args(aws, network))
+    lost = LostAnswers(mode, only={"ModifyVolume"})
+    with FaultProxy(aws.endpoint, lost=lost) as proxy:
+        grown = run_module("instance", host_args(aws, network, root_volume_size=40, endpoint_url=proxy.endpoint))
+    assert lost.lost == ["ec2:ModifyVolume"], lost.lost
+    assert not grown.failed and grown.changed, grown
+    volume_id = described(aws, made["instance_id"])["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    # The emulator lists every modification of the volume: one, not a repeat.
+    changes = aws.client("ec2").describe_volumes_modifications(VolumeIds=[volume_id])["VolumesModifications"]
+    assert [c["TargetSize"] for c in changes] == [40]
+    assert not run_module("instance", host_args(aws, network, root_volume_size=40)).changed
