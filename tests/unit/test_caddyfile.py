@@ -1,7 +1,7 @@
 """The caddy role's Caddyfile, rendered by Ansible with the role's own defaults. Without an app
 it is byte for byte the file of the release before apps existed (golden/Caddyfile.no-app was
-rendered from that template, commit eeb6787); with one, the app's site has the headers, caching
-and fallback it promises."""
+rendered from that template, commit eeb6787), with only the refusal of the backend's /metrics
+added since; with an app, the app's site has the headers, caching and fallback it promises."""
 
 from __future__ import annotations
 
