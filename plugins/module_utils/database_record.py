@@ -15,12 +15,6 @@ import hashlib
 import json
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import aws_tags
-from ansible_collections.convex_selfhost.aws.plugins.module_utils.errors import error_code
-
-try:
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # the modules report a missing botocore themselves.
 
 MISSING = {"ParameterNotFound"}
 
@@ -44,15 +38,16 @@ def parse(text, resource_name):
     return {"current": current, "kept": kept}
 
 
-def read(ssm, path, resource_name):
-    """The record at path; fresh() when there is none. Raises botocore's errors, and ValueError."""
-    try:
-        text = ssm.get_parameter(Name=path)["Parameter"]["Value"]
-    except ClientError as error:
-        if error_code(error) in MISSING:
-            return fresh(resource_name)
-        raise
-    return parse(text, resource_name)
+def read(ssm, path, resource_name, others=()):
+    """The record at path (fresh() when there is none), and which of the other parameter names are
+    stored, in one GetParameters call (values of SecureStrings are not decrypted: only their
+    presence is asked). Raises botocore's errors, and ValueError."""
+    names = [path, *others]
+    found = {p["Name"]: p for p in ssm.get_parameters(Names=names)["Parameters"]}
+    stored = sorted(name for name in others if name in found)
+    if path not in found:
+        return fresh(resource_name), stored
+    return parse(found[path]["Value"], resource_name), stored
 
 
 def restored_name(resource_name, source):

@@ -93,7 +93,7 @@ class Host:
         self.ec2 = module.aws_client("ec2", region=region)
         self.actions = actions or Actions(module, params)
         self.role = HostRole(module, self.actions, self.name, self.wanted_tags())
-        self.cloudwatch = module.aws_client("cloudwatch", region=region)
+        self.region = region
         self.found = None  # the instance as last described; None until find_instance asks
         self.owner = None  # the account of the instance's reservation, as last described
         self.termination = {}  # instance id: its termination protection, as read this run
@@ -111,6 +111,12 @@ class Host:
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
+
+    @property
+    def cloudwatch(self):
+        """Made when first asked (module.aws_client keeps one per service): the stage model reads
+        the host and never its alarm."""
+        return self.module.aws_client("cloudwatch", region=self.region)
 
     def act(self, client, description, method, **kwargs):
         return self.actions.act(client, description, method, **kwargs)

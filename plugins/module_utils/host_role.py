@@ -21,10 +21,15 @@ class HostRole:
     def __init__(self, module, actions, name, tags):
         self.module = module
         self.actions = actions
-        self.iam = module.aws_client("iam")
         self.name = f"{name}-host"
         self.host_name = name
         self.tags = tags
+
+    @property
+    def iam(self):
+        """Made when first asked: a run that never touches the role (the stage model) needs no
+        IAM client (a tenth of a second each)."""
+        return self.module.aws_client("iam")
 
     def call(self, action, method, **kwargs):
         return self.actions.call(self.iam, action, method, missing=MISSING, **kwargs)

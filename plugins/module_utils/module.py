@@ -44,6 +44,8 @@ class ConvexAWSModule(AnsibleAWSModule):
         kwargs.setdefault("supports_check_mode", True)
         super().__init__(argument_spec=argument_spec or {}, **kwargs)
         self._backoff = backoff or Backoff()
+        self._clients = {}
+        self._clients_lock = threading.Lock()
         if require_region:
             problem = region_problem(self.region)
             if problem:
@@ -71,10 +73,19 @@ class ConvexAWSModule(AnsibleAWSModule):
         would repeat a create whose answer was lost behind this collection's back, and make it
         twice. The rest of aws_config still applies.
         """
-        given = self.params.get("aws_config") or {}
-        config = botocore.config.Config(**given).merge(botocore.config.Config(retries={"total_max_attempts": 1}))
-        extra = {"region": region} if region else {}
-        return RetryingClient(self.client(service, aws_config=config, **extra), self._backoff)
+        # One client per service and region for the module's run: each new one parses the
+        # service's model again (EC2's alone is a few megabytes of JSON, a tenth of a second), and
+        # botocore's clients are safe to share between the worker threads.
+        with self._clients_lock:
+            key = (service, region or self.region)
+            if key not in self._clients:
+                given = self.params.get("aws_config") or {}
+                config = botocore.config.Config(**given).merge(
+                    botocore.config.Config(retries={"total_max_attempts": 1})
+                )
+                extra = {"region": region} if region else {}
+                self._clients[key] = RetryingClient(self.client(service, aws_config=config, **extra), self._backoff)
+            return self._clients[key]
 
     def fail_json(self, *args, **kwargs):
         """In a worker thread, raise the failure for the main thread to report (with the other

@@ -199,6 +199,11 @@ stage:
       description: Earlier instances a restore replaced, kept until a confirmed run removes them.
       type: list
       elements: str
+    admin_key_stored:
+      description:
+        - Whether the admin key's SSM parameter exists, read with the database record in one call;
+          site.yml hands it to the convex role, which then asks SSM nothing itself.
+      type: bool
     host_address:
       description:
         - The public address of the deployment's running host, found before anything changes; empty
@@ -502,14 +507,21 @@ def main():
         refuse(module, problems)
     # Asked on every run, teardown's too: every run must act on the current instance.
     try:
-        record = database_record.read(
-            module.aws_client("ssm", region=values["stage_region"]), stage["database_record"], stage["resource_name"]
+        # The admin key's presence rides along: the convex role then needs no SSM call of its own.
+        admin_key = stage["parameters"]["admin_key"]
+        record, stored = database_record.read(
+            module.aws_client("ssm", region=values["stage_region"]),
+            stage["database_record"],
+            stage["resource_name"],
+            others=[admin_key],
         )
     except (BotoCoreError, ClientError) as error:
         module.fail_aws(error, f"read which RDS instance is the database ({stage['database_record']})")
     except ValueError as error:
         module.fail_json(msg=f"The SSM parameter {stage['database_record']} {error}; nothing was changed")
-    stage.update(database_instance=record["current"], database_kept=record["kept"])
+    stage.update(
+        database_instance=record["current"], database_kept=record["kept"], admin_key_stored=admin_key in stored
+    )
     module.exit_json(changed=False, stage=stage)
 
 
