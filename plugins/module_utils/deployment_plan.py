@@ -6,7 +6,14 @@ know (writes.py's lost answers aside) never stops a run half-way, after its secr
 
 from __future__ import annotations
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import buckets, database, host, network, records
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
+    buckets,
+    database,
+    host,
+    log_group,
+    network,
+    records,
+)
 
 # Ids a resource made in check mode would have: nothing is sent to AWS with them.
 NEW = "(new)"
@@ -75,11 +82,16 @@ def resources(stage, password):
                 "image_id": stage.get("image_id") or None,
                 "root_volume_size": settings["stage_root_volume_gb"],
                 "bucket_arns": stage["bucket_arns"],
+                "log_group_arn": stage["log_group_arn"],
                 "key_name": settings["stage_ssh_key_name"] or None,
                 "termination_protection": stage["protected"],
                 "recovery_alarm": settings["stage_recovery_alarm"],
                 **tags,
             },
+        ),
+        "logs": options(
+            log_group.ARGUMENT_SPEC,
+            {"name": stage["log_group"], "retention_days": settings["stage_log_retention_days"], **tags},
         ),
         "records": options(
             records.ARGUMENT_SPEC, {"zone_id": stage.get("zone_id") or None, "zone": settings["stage_dns_zone"]}
@@ -94,6 +106,7 @@ def input_problems(wanted):
         ("buckets", buckets.input_problems),
         ("database", database.input_problems),
         ("host", host.input_problems),
+        ("logs", log_group.input_problems),
     ):
         problems.extend(f"stage ({name}): {problem}" for problem in check(wanted[name]))
     return problems

@@ -26,6 +26,8 @@ ARGUMENT_SPEC = {
     "security_group_ids": {"type": "list", "elements": "str", "default": []},
     "bucket_arns": {"type": "list", "elements": "str", "default": []},
     "kms_key_arns": {"type": "list", "elements": "str", "default": [], "no_log": False},
+    # The log group whose streams the host may write (Docker's awslogs driver); none without it.
+    "log_group_arn": {"type": "str"},
     "root_volume_size": {"type": "int", "default": 30},
     "kms_key_id": {"type": "str"},
     "key_name": {"type": "str", "no_log": False},
@@ -40,6 +42,8 @@ ARGUMENT_SPEC = {
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
 _NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 _BUCKET_ARN = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}")
+# One group, named in full (CloudWatch Logs group names: letters, digits, _ - / . #).
+_LOG_GROUP_ARN = re.compile(r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[A-Za-z0-9_./#-]{1,512}")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 # The instance records that it has a recovery alarm, so a run with the alarm off finds one to
 # remove without asking CloudWatch every time.
@@ -71,6 +75,11 @@ def input_problems(params):
         for arn in params["bucket_arns"]
         if not _BUCKET_ARN.fullmatch(arn)
     )
+    if params.get("log_group_arn") and not _LOG_GROUP_ARN.fullmatch(params["log_group_arn"]):
+        problems.append(
+            f"log_group_arn '{params['log_group_arn']}' is not one log group's ARN, such as "
+            "arn:aws:logs:us-east-1:123456789012:log-group:/convex/convex-dev (no wildcards)"
+        )
     if not 8 <= params["root_volume_size"] <= 16384:
         problems.append(f"root_volume_size {params['root_volume_size']} must be from 8 to 16384 GiB")
     if params["tags"] and rules.tags_problem(params["tags"]):
@@ -103,6 +112,12 @@ class Host:
             self.found = (seen["instance"],)
             self.termination.update(seen.get("termination") or {})
 
+    @property
+    def cloudwatch(self):
+        """Made when first asked (module.aws_client keeps one per service): the stage model reads
+        the host and never its alarm."""
+        return self.module.aws_client("cloudwatch", region=self.region)
+
     def seen_now(self):
         """What this run has read of the host, for a later module of the same run (the stage
         model hands it to the deployment module); JSON-safe."""
@@ -111,12 +126,6 @@ class Host:
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
-
-    @property
-    def cloudwatch(self):
-        """Made when first asked (module.aws_client keeps one per service): the stage model reads
-        the host and never its alarm."""
-        return self.module.aws_client("cloudwatch", region=self.region)
 
     def act(self, client, description, method, **kwargs):
         return self.actions.act(client, description, method, **kwargs)
@@ -419,7 +428,7 @@ class Host:
                     msg=f"{', '.join(missing)} must be set to create the host: pass the network's public subnet "
                     "and the buckets' ARNs; nothing was changed"
                 )
-        self.role.ensure(self.params["bucket_arns"], self.params["kms_key_arns"])
+        self.role.ensure(self.params["bucket_arns"], self.params["kms_key_arns"], self.params.get("log_group_arn"))
         if instance is None:
             instance = self.launch()
         else:

@@ -1,8 +1,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The least the Convex host needs from AWS: the objects of its five buckets and the bucket-level
-calls the backend's S3 storage makes. Nothing else, and no SSM: every secret is read on the
-controller, and with IMDS hop limit 2 any container on the host (a user's Node action too) can
-take the role's credentials."""
+calls the backend's S3 storage makes, and the streams of its own log group for Docker's awslogs
+driver. Nothing else, and no SSM: every secret is read on the controller, and with IMDS hop limit
+2 any container on the host (a user's Node action too) can take the role's credentials."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ OBJECT_ACTIONS = [
 ]
 BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
 KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
+# What Docker's awslogs driver calls with awslogs-create-group off: CreateLogStream (an existing
+# stream's ResourceAlreadyExistsException is taken as success) and PutLogEvents (moby,
+# daemon/logger/awslogs/cloudwatchlogs.go). The group itself is the deployment module's to make.
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 # One key, named by its full ARN: a wildcard or an alias would grant more than the buckets' key.
 _KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
@@ -38,7 +42,7 @@ def kms_key_arn_problem(arn):
     return None
 
 
-def host_policy(bucket_arns, kms_key_arns=()):
+def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None):
     statements = [
         {"Sid": "ConvexBuckets", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": sorted(bucket_arns)},
         {
@@ -48,6 +52,17 @@ def host_policy(bucket_arns, kms_key_arns=()):
             "Resource": sorted(f"{arn}/*" for arn in bucket_arns),
         },
     ]
+    if log_group_arn:
+        # The streams of the deployment's own group only: log-stream ARNs are the group's ARN
+        # followed by :log-stream:<name>.
+        statements.append(
+            {
+                "Sid": "ConvexLogs",
+                "Effect": "Allow",
+                "Action": LOG_ACTIONS,
+                "Resource": [f"{log_group_arn}:log-stream:*"],
+            }
+        )
     if kms_key_arns:
         statements.append(
             {"Sid": "BucketKeys", "Effect": "Allow", "Action": KEY_ACTIONS, "Resource": sorted(kms_key_arns)}

@@ -371,6 +371,45 @@ def swap_problem(swap_mb, root_gb):
     return None
 
 
+# The only retention periods CloudWatch Logs takes (PutRetentionPolicy, retentionInDays, in the
+# CloudWatch Logs API reference); 0 here means never expire (no retention policy).
+LOG_RETENTION_DAYS = (
+    0,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def log_retention_problem(value):
+    number = as_integer(value)
+    if number not in LOG_RETENTION_DAYS:
+        return (
+            f"{value!r} is not a retention CloudWatch Logs offers: use 0 (keep forever) or one of "
+            f"{', '.join(str(days) for days in LOG_RETENTION_DAYS[1:])} days"
+        )
+    return None
+
+
 def volume_modification_problem(state):
     """A volume's latest modification (DescribeVolumesModifications describes the most recent one)
     must be completed before another starts (EC2 API reference, ModifyVolume); EBS also takes at

@@ -112,6 +112,8 @@ SETTINGS = {
     "stage_db_multi_az": (False, rules.boolean_problem),
     "stage_db_max_storage_gb": (0, lambda v: rules.integer_problem(v, 0, 65536)),
     "stage_recovery_alarm": (False, rules.boolean_problem),
+    # The backend's and dashboard's logs in CloudWatch Logs: days kept (0: forever).
+    "stage_log_retention_days": (30, rules.log_retention_problem),
     "stage_open_to_world": ([], _subset("ssh", "dashboard")),
     "stage_extra_tags": ({}, rules.extra_tags_problem),
     "stage_dns_zone": ("", _optional(rules.domain_problem)),
@@ -148,6 +150,7 @@ INTEGERS = (
     "stage_db_backup_days",
     "stage_export_retention_days",
     "stage_noncurrent_version_days",
+    "stage_log_retention_days",
     "stage_db_max_storage_gb",
 )
 BOOLEANS = (
@@ -331,6 +334,7 @@ def derive(values, account_id, partition, app_build=False):
     app_name = f"{values['caddy_app_prefix']}.{domain}"
     buckets = bucket_names(f"{resource}-{account_id}")
     parameter_path = f"/convex/{name}"
+    log_group = f"/convex/{resource}"
     registry = values["convex_image_registry"]
     return {
         "name": name,
@@ -353,6 +357,9 @@ def derive(values, account_id, partition, app_build=False):
         # Which RDS instance is the database (module_utils/database_record.py).
         "database_record": f"{parameter_path}/database",
         "database_name": values["convex_instance_name"].replace("-", "_"),
+        # The containers' logs (Docker's awslogs driver writes them; the host may write only here).
+        "log_group": log_group,
+        "log_group_arn": f"arn:{partition}:logs:{values['stage_region']}:{account_id}:log-group:{log_group}",
         "host_names": hosts,
         # The app's name while there is no app (and no other site has it): its record goes if it
         # still points at the host.

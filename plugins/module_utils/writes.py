@@ -147,6 +147,15 @@ WRITES = {
         "put_metric_alarm": SAFE,
         "delete_alarms": SAFE,
     },
+    "logs": {
+        # A log group is named by the caller: a repeat that finds it made is the first attempt's.
+        "create_log_group": done("ResourceAlreadyExistsException"),
+        "delete_log_group": done("ResourceNotFoundException"),
+        "put_retention_policy": SAFE,
+        "delete_retention_policy": SAFE,
+        "tag_resource": SAFE,
+        "untag_resource": SAFE,
+    },
 }
 
 

@@ -9,7 +9,8 @@ short_description: The whole AWS side of one Convex deployment, from its stage m
 version_added: 0.1.0
 description:
   - Makes, repairs or removes everything one deployment has on AWS - its network, its five buckets,
-    its RDS database, its EC2 host with role and Elastic IP, and its three DNS records - from the
+    its CloudWatch Logs group, its RDS database, its EC2 host with role and Elastic IP, and its
+    three DNS records - from the
     stage model that M(convex_selfhost.aws.stage_info) returns.
   - It does what the M(convex_selfhost.aws.network), M(convex_selfhost.aws.buckets),
     M(convex_selfhost.aws.database), M(convex_selfhost.aws.instance) and M(convex_selfhost.aws.dns)
@@ -51,6 +52,12 @@ options:
       - With O(state=absent), remove the buckets too, with what they hold. Without it they are kept.
     type: bool
     default: false
+  remove_logs:
+    description:
+      - With O(state=absent), remove the deployment's CloudWatch Logs group, with the containers'
+        logs in it. V(false) keeps it (with its retention) after the host has gone.
+    type: bool
+    default: true
   remove_snapshots:
     description:
       - With O(state=absent), remove the deployment's manual snapshots too - those carrying its
@@ -139,6 +146,12 @@ buckets:
   description: What the buckets module returns for the deployment's buckets.
   returned: with O(state=present)
   type: dict
+logs:
+  description:
+    - The CloudWatch Logs group of the containers' logs - C(name) and C(retention_days); with
+      O(state=absent) and O(remove_logs), C(removed).
+  returned: with O(state=present), and with O(state=absent) and O(remove_logs)
+  type: dict
 database:
   description:
     - What the database module returns for the deployment's database. With O(state=absent),
@@ -177,6 +190,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     database_input,
     database_record,
     host,
+    log_group,
     network,
     protection,
     records,
@@ -255,7 +269,8 @@ def present(module, actions, wanted):
         made_database.refuse_unrestorable()
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
-    net, stored = actions.parallel(made_network.ensure, made_buckets.ensure)
+    made_logs = log_group.LogGroup(module, wanted["logs"], actions)
+    net, stored, logs = actions.parallel(made_network.ensure, made_buckets.ensure, made_logs.ensure)
     wanted["database"].update(
         subnet_ids=net.get("private_subnet_ids") or [NEW, NEW],
         security_group_ids=[net.get("database_security_group_id") or NEW],
@@ -286,7 +301,14 @@ def present(module, actions, wanted):
         record["kept"] = [k for k in record["kept"] if k != params["remove_kept"]]
         database_record.write(actions, module.aws_client("ssm"), stage["database_record"], record)
         db = {**db, "removed_snapshot_identifier": removed.get("snapshot_identifier", "")}
-    return {"network": net, "buckets": stored, "database": db, "host": machine, "database_record": record}
+    return {
+        "network": net,
+        "buckets": stored,
+        "logs": logs,
+        "database": db,
+        "host": machine,
+        "database_record": record,
+    }
 
 
 def absent(module, actions, wanted):
@@ -318,6 +340,9 @@ def absent(module, actions, wanted):
         result["snapshots_removed"] = made_database.remove_snapshots(STAGE_TAG, stage["name"])
     # With its instances gone, the record of which was current would name what no longer exists.
     database_record.remove(actions, module.aws_client("ssm"), stage["database_record"])
+    # The containers' logs go with the host that wrote them, unless kept (remove_logs=false).
+    if module.params["remove_logs"]:
+        result["logs"] = log_group.LogGroup(module, wanted["logs"], actions).remove()
     if module.params["remove_buckets"]:
         buckets.Buckets(module, wanted["buckets"], actions).remove()
     network.Network(module, wanted["network"], actions).remove()
@@ -334,6 +359,7 @@ def main():
             "final_snapshot": {"type": "bool", "default": True},
             "remove_buckets": {"type": "bool", "default": False},
             "remove_snapshots": {"type": "bool", "default": False},
+            "remove_logs": {"type": "bool", "default": True},
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
             "restore_snapshot": {"type": "str", "default": ""},

@@ -78,6 +78,12 @@ options:
     type: list
     elements: str
     default: []
+  log_group_arn:
+    description:
+      - The CloudWatch Logs group whose streams the host may create and write (Docker's awslogs
+        driver), such as C(arn:aws:logs:us-east-1:123456789012:log-group:/convex/convex-dev). The
+        group itself is not made here. Without it the host may write no logs.
+    type: str
   root_volume_size:
     description:
       - Size of the root volume in GiB (gp3, encrypted).

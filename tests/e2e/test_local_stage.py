@@ -126,6 +126,61 @@ def test_the_backend_wrote_its_object_into_the_emulated_modules_bucket():
     assert written, keys
 
 
+LOG_GROUP = "/convex/convex-local"
+
+
+def log_messages(stream):
+    events = aws("logs").get_log_events(logGroupName=LOG_GROUP, logStreamName=stream, startFromHead=True)["events"]
+    return [e["message"] for e in events]
+
+
+def log_config(container="convex-backend-1"):
+    shown = on_host("docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}", container)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def test_the_backend_and_the_dashboard_log_to_the_emulators_cloudwatch_logs():
+    (group,) = [g for g in aws("logs").describe_log_groups()["logGroups"] if g["logGroupName"] == LOG_GROUP]
+    assert group["retentionInDays"] == 30
+    streams = {s["logStreamName"] for s in aws("logs").describe_log_streams(logGroupName=LOG_GROUP)["logStreams"]}
+    assert {"backend", "dashboard"} <= streams
+    # The stand-in's start-up lines, as the backend's own reach CloudWatch on AWS.
+    deadline = time.monotonic() + 30
+    while not any("serving the API on 3210" in m for m in log_messages("backend")) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert any("serving the API on 3210" in m for m in log_messages("backend")), log_messages("backend")[:5]
+    config = log_config()
+    assert config["Type"] == "awslogs"
+    assert config["Config"]["mode"] == "non-blocking" and config["Config"]["max-buffer-size"] == "4m"
+    assert config["Config"]["awslogs-group"] == LOG_GROUP
+    # Docker's dual logging: `docker logs` (which the upgrade's migration gate reads) still works.
+    shown = on_host("docker", "logs", "convex-backend-1")
+    assert "serving the API on 3210" in shown.stdout + shown.stderr
+
+
+def test_with_cloudwatch_logs_unreachable_the_backend_answers_and_docker_logs_still_has_its_lines():
+    endpoint = log_config()["Config"]["awslogs-endpoint"]
+    address, port = endpoint.removeprefix("http://").split(":")
+    # dockerd's own traffic leaves through the host's OUTPUT chain; the backend's S3 traffic is
+    # forwarded from its container, so only the log driver loses the emulator.
+    rule = ["OUTPUT", "-p", "tcp", "-d", address, "--dport", port, "-j", "REJECT"]
+    assert on_host("iptables", "-I", *rule).returncode == 0
+    try:
+        shipped = len(log_messages("backend"))
+        started = time.monotonic()
+        answers = [from_this_machine("api", f"/version?unreachable-logs={n}") for n in range(30)]
+        took = time.monotonic() - started
+        assert all(code == 0 and body for code, body in answers), answers
+        # 30 answers through Caddy in well under the 10 s each could wait: nothing stalled.
+        assert took < 30, took
+        shown = on_host("docker", "logs", "--since", "2m", "convex-backend-1")
+        assert "unreachable-logs=29" in shown.stdout + shown.stderr
+        assert not any("unreachable-logs" in m for m in log_messages("backend")[shipped:])
+    finally:
+        assert on_host("iptables", "-D", *rule).returncode == 0
+
+
 def backend_instance_secret():
     shown = on_host("docker", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "convex-backend-1")
     (line,) = [line for line in shown.stdout.splitlines() if line.startswith("INSTANCE_SECRET=")]

@@ -89,6 +89,9 @@ STAGE_ROWS = [
     ({"stage_swap_mb": 4096, "stage_root_volume_gb": 8}, "stage_swap_mb", False),
     ({"stage_root_volume_gb": 4}, "stage_root_volume_gb", False),
     ({"stage_swap_mb": -1}, "stage_swap_mb", False),
+    # CloudWatch Logs takes only its own list of retention periods.
+    ({"stage_log_retention_days": 45}, "stage_log_retention_days", False),
+    ({"stage_log_retention_days": "forever"}, "stage_log_retention_days", False),
     # Tag text IAM, S3 or EC2 refuse, and the collection's own keys.
     ({"stage_extra_tags": {"team": "core\tplatform"}}, "stage_extra_tags", False),
     ({"stage_extra_tags": {"team": "core\n"}}, "stage_extra_tags", False),

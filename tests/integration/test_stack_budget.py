@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
-NOOP_BUDGET = 50
+# 50 for the network, buckets, database, host, DNS and secrets; the containers' log group adds two
+# reads (DescribeLogGroups, which carries its retention, and ListTagsForResource for its tags).
+NOOP_BUDGET = 52
 
 
 def provision(dev_stage):

@@ -154,3 +154,26 @@ def test_only_the_ca_bundle_is_mounted_besides_the_data_volume(upstream, rendere
     mounts = rendered["services"]["backend"]["volumes"]
     assert mounts[: len(upstream["services"]["backend"]["volumes"])] == upstream["services"]["backend"]["volumes"]
     assert mounts[len(upstream["services"]["backend"]["volumes"]) :] == [f"./mysql-ca-bundle.pem:{CA_FILE}:ro"]
+
+
+def test_with_a_log_group_both_services_log_to_cloudwatch_without_ever_blocking(upstream, tmp_path):
+    variables = {
+        "convex_version": VERSION,
+        "convex_mysql_ca_file": CA_FILE,
+        "convex_aws_region": "eu-west-1",
+        "convex_log_group": "/convex/convex-dev",
+    }
+    logged = yaml.safe_load(render("docker-compose.yml.j2", tmp_path / "docker-compose.yml", variables))
+    for service, spec in upstream["services"].items():
+        assert logged["services"][service].keys() == spec.keys() | ADDED_KEYS | {"logging"}, service
+        assert logged["services"][service]["logging"] == {
+            "driver": "awslogs",
+            "options": {
+                "awslogs-region": "eu-west-1",
+                "awslogs-group": "/convex/convex-dev",
+                "awslogs-stream": service,
+                # On AWS the driver takes the instance role, at AWS's own endpoint.
+                "mode": "non-blocking",
+                "max-buffer-size": "4m",
+            },
+        }

@@ -210,3 +210,10 @@ def test_swap_takes_at_most_a_quarter_of_the_root_volume():
     assert rules.swap_problem(0, 8) is None
     assert rules.swap_problem(2048, 8) is None
     assert "more than a quarter of the 8 GiB" in rules.swap_problem(2049, 8)
+
+
+def test_log_retention_is_one_of_the_periods_cloudwatch_logs_takes():
+    for days in (0, 1, 30, 365, 3653, "90"):
+        assert rules.log_retention_problem(days) is None, days
+    for days in (2, 45, 4000, -1, "forever", None):
+        assert "is not a retention CloudWatch Logs offers" in rules.log_retention_problem(days), days

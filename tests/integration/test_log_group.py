@@ -1,0 +1,85 @@
+"""The deployment's CloudWatch Logs group (provision.yml on inventories/dev, against the emulator):
+made with its retention and tags, repaired after drift (check mode first, telling the truth),
+the host's role allowed to write its streams only, and removed by teardown.yml unless kept."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import DEV_REGION
+
+GROUP = "/convex/convex-dev"
+ROLE = "convex-dev-host"
+
+
+def ok(run):
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return run.stdout
+
+
+def group(aws):
+    found = aws.client("logs", region_name=DEV_REGION).describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]
+    return next((g for g in found if g["logGroupName"] == GROUP), None)
+
+
+def tags(aws):
+    arn = group(aws)["arn"].removesuffix(":*")
+    return aws.client("logs", region_name=DEV_REGION).list_tags_for_resource(resourceArn=arn)["tags"]
+
+
+def test_provisioning_makes_the_group_and_repairs_its_retention_and_tags(aws, dev_stage):
+    ok(dev_stage("provision.yml", stage_log_retention_days=90))
+    made = group(aws)
+    assert made["retentionInDays"] == 90
+    assert tags(aws)["convex_selfhost:stage"] == "dev"
+    assert tags(aws)["convex_selfhost:managed-by"] == "convex_selfhost.aws"
+
+    logs = aws.client("logs", region_name=DEV_REGION)
+    logs.put_retention_policy(logGroupName=GROUP, retentionInDays=1)
+    logs.untag_resource(resourceArn=made["arn"].removesuffix(":*"), tagKeys=["convex_selfhost:stage"])
+    before = len(aws.calls())
+    checked = ok(dev_stage("provision.yml", flags=["--check", "--diff"], stage_log_retention_days=90))
+    assert f"keep the logs of {GROUP} for 90 days" in checked
+    assert f"tag the log group {GROUP}" in checked
+    assert [c for c in aws.calls()[before:] if c.writes] == [], "check mode wrote"
+    assert group(aws)["retentionInDays"] == 1
+
+    ok(dev_stage("provision.yml", stage_log_retention_days=90))
+    assert group(aws)["retentionInDays"] == 90
+    assert tags(aws)["convex_selfhost:stage"] == "dev"
+    assert "changed=0" in ok(dev_stage("provision.yml", stage_log_retention_days=90))
+
+    # 0 keeps the logs for good: the retention policy goes.
+    ok(dev_stage("provision.yml", stage_log_retention_days=0))
+    assert "retentionInDays" not in group(aws)
+
+
+def test_the_host_may_write_the_streams_of_its_own_group_and_nothing_else(aws, dev_stage):
+    ok(dev_stage("provision.yml"))
+    iam = aws.client("iam")
+    document = iam.get_role_policy(RoleName=ROLE, PolicyName="convex-storage")["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    account = aws.client("sts").get_caller_identity()["Account"]
+    assert statements["ConvexLogs"] == {
+        "Sid": "ConvexLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"arn:aws:logs:{DEV_REGION}:{account}:log-group:{GROUP}:log-stream:*"],
+    }
+    # Every other statement is the buckets': no other logs action, and no other service.
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    assert {a.split(":")[0] for a in actions} == {"s3", "logs"}
+    assert {a for a in actions if a.startswith("logs:")} == {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_teardown_removes_the_group_unless_kept(aws, dev_stage):
+    ok(dev_stage("provision.yml"))
+    kept = ok(dev_stage("teardown.yml", timeout=300, teardown_logs=False))
+    assert group(aws) is not None
+    assert f"The log group {GROUP} was kept" in kept
+    # A later teardown (the rest is gone already) takes the kept group.
+    ok(dev_stage("teardown.yml", timeout=300))
+    assert group(aws) is None
+    assert "changed=0" in ok(dev_stage("teardown.yml", timeout=300))
