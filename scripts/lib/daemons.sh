@@ -21,11 +21,14 @@ pid_alive() {
 }
 
 # start_daemon PIDFILE LOG COMMAND...: start COMMAND in the background; its pid and start time go
-# to PIDFILE.
+# to PIDFILE. The daemon gets a session of its own (setsid; a background job of this
+# non-interactive shell leads no group, so setsid needs no fork and the pid stays the one started)
+# and no terminal: it outlives whatever started it - an Ansible worker, whose process group may
+# be signalled as a whole, or a terminal that closes - and only stop_daemon ends it.
 start_daemon() {
   local pidfile=$1 log=$2 pid
   shift 2
-  nohup "$@" >"$log" 2>&1 &
+  setsid "$@" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid $(start_time "$pid")" >"$pidfile"
 }

@@ -604,6 +604,8 @@ README_EXPECTED = {
     "metadata_options": ['"http_put_response_hop_limit": 2', '"http_tokens": "required"'],
     "getent hosts": ["127.0.0.1"],
     "journalctl -u caddy": ["caddy"],
+    # The stand-in's start-up line, which dockerd's awslogs driver sent to the emulator.
+    "aws logs get-log-events": ["serving the API on 3210"],
 }
 
 

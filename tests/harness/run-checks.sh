@@ -89,6 +89,7 @@ molecule_scenario() {
     docker exec "convex-$1" curl -sS -o /dev/null -w "the test host reaches the registry: HTTP %{http_code}\n" \
       "http://${CONVEX_TEST_BRIDGE:-172.17.0.1}:45810/v2/" 2>&1 || true
     tail -n 20 .cache/registry/*/bridge.log 2>/dev/null || true
+    dmesg 2>/dev/null | grep -iE 'oom|killed process|segfault' | tail -n 20 || echo "dmesg: no OOM kill and no segfault"
     dmesg 2>/dev/null | tail -n 20 || true
   fi
   molecule destroy -s "$1" >/dev/null 2>&1 || true
