@@ -592,7 +592,11 @@ def test_an_rds_snapshot_restore_moves_the_deployment_to_a_new_instance_and_keep
 
 
 # The README's stage commands are written for the dev stage; here they run on the local one.
-README_TO_LOCAL = {"dev.convex.example.com": "convex.localhost", "convex-dev": "convex-local"}
+README_TO_LOCAL = {
+    "dev.convex.example.com": "convex.localhost",
+    "convex-dev": "convex-local",
+    "--region eu-west-1": "--region us-east-1",
+}
 # What each README stage command must show, by a word of the command.
 README_EXPECTED = {
     "grep ORIGIN": [
