@@ -12,7 +12,6 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "retention_days": {"type": "int", "default": 30},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     **tag_helpers.ARGUMENT_SPEC,
 }
 MISSING = ("ResourceNotFoundException",)
