@@ -538,4 +538,5 @@ def describe(instance):
         "ca_certificate_identifier": instance.get("CACertificateIdentifier"),
         "engine_version": instance.get("EngineVersion"),
         "instance_identifier": instance.get("DBInstanceIdentifier"),
+        "allocated_storage": instance.get("AllocatedStorage"),
     }

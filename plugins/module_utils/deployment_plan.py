@@ -13,6 +13,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     log_group,
     network,
     records,
+    watch,
 )
 
 # Ids a resource made in check mode would have: nothing is sent to AWS with them.
@@ -83,6 +84,7 @@ def resources(stage, password):
                 "root_volume_size": settings["stage_root_volume_gb"],
                 "bucket_arns": stage["bucket_arns"],
                 "log_group_arn": stage["log_group_arn"],
+                "metric_namespace": stage["metric_namespace"],
                 "key_name": settings["stage_ssh_key_name"] or None,
                 "termination_protection": stage["protected"],
                 "recovery_alarm": settings["stage_recovery_alarm"],
@@ -92,6 +94,26 @@ def resources(stage, password):
         "logs": options(
             log_group.ARGUMENT_SPEC,
             {"name": stage["log_group"], "retention_days": settings["stage_log_retention_days"], **tags},
+        ),
+        "watch": options(
+            watch.ARGUMENT_SPEC,
+            {
+                "name": stage["resource_name"],
+                "namespace": stage["metric_namespace"],
+                "account_id": stage["account_id"],
+                "email": settings["stage_alarm_email"],
+                "topic_arns": settings["stage_alarm_topic_arns"],
+                "database_storage_gb": settings["stage_db_storage_gb"],
+                "export_timer": stage["export_timer"],
+                "memory_percent": settings["stage_alarm_memory_percent"],
+                "disk_percent": settings["stage_alarm_disk_percent"],
+                "backend_down_minutes": settings["stage_alarm_backend_minutes"],
+                "silent_minutes": settings["stage_alarm_silent_minutes"],
+                "status_check_minutes": settings["stage_alarm_status_check_minutes"],
+                "export_hours": settings["stage_alarm_export_hours"],
+                "database_free_percent": settings["stage_alarm_database_free_percent"],
+                **tags,
+            },
         ),
         "records": options(
             records.ARGUMENT_SPEC, {"zone_id": stage.get("zone_id") or None, "zone": settings["stage_dns_zone"]}
@@ -107,6 +129,7 @@ def input_problems(wanted):
         ("database", database.input_problems),
         ("host", host.input_problems),
         ("logs", log_group.input_problems),
+        ("watch", watch.input_problems),
     ):
         problems.extend(f"stage ({name}): {problem}" for problem in check(wanted[name]))
     return problems

@@ -28,6 +28,8 @@ ARGUMENT_SPEC = {
     "kms_key_arns": {"type": "list", "elements": "str", "default": [], "no_log": False},
     # The log group whose streams the host may write (Docker's awslogs driver); none without it.
     "log_group_arn": {"type": "str"},
+    # The CloudWatch namespace the host may put metrics in (the metrics role); none without it.
+    "metric_namespace": {"type": "str"},
     "root_volume_size": {"type": "int", "default": 30},
     "kms_key_id": {"type": "str"},
     "key_name": {"type": "str", "no_log": False},
@@ -44,6 +46,8 @@ _NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 _BUCKET_ARN = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}")
 # One group, named in full (CloudWatch Logs group names: letters, digits, _ - / . #).
 _LOG_GROUP_ARN = re.compile(r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[A-Za-z0-9_./#-]{1,512}")
+# CloudWatch namespaces: up to 255 of these characters; AWS/ is AWS's own (PutMetricData reference).
+_NAMESPACE = re.compile(r"(?!AWS/)[A-Za-z0-9._/#:-]{1,255}")
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 # The instance records that it has a recovery alarm, so a run with the alarm off finds one to
 # remove without asking CloudWatch every time.
@@ -79,6 +83,11 @@ def input_problems(params):
         problems.append(
             f"log_group_arn '{params['log_group_arn']}' is not one log group's ARN, such as "
             "arn:aws:logs:us-east-1:123456789012:log-group:/convex/convex-dev (no wildcards)"
+        )
+    if params.get("metric_namespace") and not _NAMESPACE.fullmatch(params["metric_namespace"]):
+        problems.append(
+            f"metric_namespace '{params['metric_namespace']}' is not a custom CloudWatch namespace (letters, digits "
+            "and . - _ / # :, not starting with AWS/, no wildcards)"
         )
     if not 8 <= params["root_volume_size"] <= 16384:
         problems.append(f"root_volume_size {params['root_volume_size']} must be from 8 to 16384 GiB")
@@ -428,7 +437,12 @@ class Host:
                     msg=f"{', '.join(missing)} must be set to create the host: pass the network's public subnet "
                     "and the buckets' ARNs; nothing was changed"
                 )
-        self.role.ensure(self.params["bucket_arns"], self.params["kms_key_arns"], self.params.get("log_group_arn"))
+        self.role.ensure(
+            self.params["bucket_arns"],
+            self.params["kms_key_arns"],
+            self.params.get("log_group_arn"),
+            self.params.get("metric_namespace"),
+        )
         if instance is None:
             instance = self.launch()
         else:

@@ -1,8 +1,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The least the Convex host needs from AWS: the objects of its five buckets and the bucket-level
-calls the backend's S3 storage makes, and the streams of its own log group for Docker's awslogs
-driver. Nothing else, and no SSM: every secret is read on the controller, and with IMDS hop limit
-2 any container on the host (a user's Node action too) can take the role's credentials."""
+calls the backend's S3 storage makes, the streams of its own log group for Docker's awslogs
+driver, and metrics in its own CloudWatch namespace (the metrics role). Nothing else, and no SSM:
+every secret is read on the controller, and with IMDS hop limit 2 any container on the host (a
+user's Node action too) can take the role's credentials."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 # stream's ResourceAlreadyExistsException is taken as success) and PutLogEvents (moby,
 # daemon/logger/awslogs/cloudwatchlogs.go). The group itself is the deployment module's to make.
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# PutMetricData names no resource (the CloudWatch service authorization reference lists none for
+# it); the cloudwatch:namespace condition key is what limits it, here to the deployment's own.
+METRIC_ACTIONS = ["cloudwatch:PutMetricData"]
 # One key, named by its full ARN: a wildcard or an alias would grant more than the buckets' key.
 _KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
@@ -42,7 +46,7 @@ def kms_key_arn_problem(arn):
     return None
 
 
-def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None):
+def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None, metric_namespace=None):
     statements = [
         {"Sid": "ConvexBuckets", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": sorted(bucket_arns)},
         {
@@ -61,6 +65,16 @@ def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None):
                 "Effect": "Allow",
                 "Action": LOG_ACTIONS,
                 "Resource": [f"{log_group_arn}:log-stream:*"],
+            }
+        )
+    if metric_namespace:
+        statements.append(
+            {
+                "Sid": "ConvexMetrics",
+                "Effect": "Allow",
+                "Action": METRIC_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": metric_namespace}},
             }
         )
     if kms_key_arns:

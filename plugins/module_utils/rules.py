@@ -591,3 +591,25 @@ def dashboard_users_problem(users):
     if len(set(map(str, names))) != len(names):
         problems.append("names must differ")
     return "; ".join(problems) or None
+
+
+# An SNS topic's ARN (SNS API reference, CreateTopic: names of up to 256 letters, digits, '-' and
+# '_', and '.fifo' at the end of a FIFO topic, which CloudWatch alarms cannot notify).
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}")
+
+
+def topic_arns_problem(arns):
+    if not isinstance(arns, list):
+        return f"{arns!r} is not a list of SNS topic ARNs"
+    wrong = [str(arn) for arn in arns if not isinstance(arn, str) or not _TOPIC_ARN.fullmatch(arn)]
+    if wrong:
+        return f"{', '.join(wrong)}: not a standard SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)"
+    return None
+
+
+def optional_email_problem(address):
+    return None if address == "" else email_problem(address)
+
+
+def percent_problem(value):
+    return integer_problem(value, 1, 99)

@@ -29,6 +29,7 @@ STAGE_TAG = "convex_selfhost:stage"
 OPERATING_SYSTEMS = ("debian13", "ubuntu2404")
 ARCHITECTURES = ("arm64", "x86_64")
 IMAGE_NAMES = ("convex-backend", "convex-dashboard")
+METRIC_NAMESPACE = "ConvexSelfhost"
 
 
 def _text(value):
@@ -114,6 +115,18 @@ SETTINGS = {
     "stage_recovery_alarm": (False, rules.boolean_problem),
     # The backend's and dashboard's logs in CloudWatch Logs: days kept (0: forever).
     "stage_log_retention_days": (30, rules.log_retention_problem),
+    # Who hears of the alarms (module_utils/watch.py): an address subscribed to the deployment's
+    # SNS topic, and topics of the operator's own (a pager, a chat hook) that every alarm notifies.
+    "stage_alarm_email": ("", rules.optional_email_problem),
+    "stage_alarm_topic_arns": ([], rules.topic_arns_problem),
+    # Each alarm's threshold.
+    "stage_alarm_memory_percent": (90, rules.percent_problem),
+    "stage_alarm_disk_percent": (85, rules.percent_problem),
+    "stage_alarm_backend_minutes": (3, lambda v: rules.integer_problem(v, 1, 1440)),
+    "stage_alarm_silent_minutes": (5, lambda v: rules.integer_problem(v, 1, 1440)),
+    "stage_alarm_status_check_minutes": (3, lambda v: rules.integer_problem(v, 1, 1440)),
+    "stage_alarm_export_hours": (26, lambda v: rules.integer_problem(v, 1, 8760)),
+    "stage_alarm_database_free_percent": (10, rules.percent_problem),
     "stage_open_to_world": ([], _subset("ssh", "dashboard")),
     "stage_extra_tags": ({}, rules.extra_tags_problem),
     "stage_dns_zone": ("", _optional(rules.domain_problem)),
@@ -152,6 +165,13 @@ INTEGERS = (
     "stage_noncurrent_version_days",
     "stage_log_retention_days",
     "stage_db_max_storage_gb",
+    "stage_alarm_memory_percent",
+    "stage_alarm_disk_percent",
+    "stage_alarm_backend_minutes",
+    "stage_alarm_silent_minutes",
+    "stage_alarm_status_check_minutes",
+    "stage_alarm_export_hours",
+    "stage_alarm_database_free_percent",
 )
 BOOLEANS = (
     "stage_protected",
@@ -324,8 +344,9 @@ def resource_name(values):
     return f"convex-{values['stage_name']}"
 
 
-def derive(values, account_id, partition, app_build=False):
-    """The model of a checked stage: every name, path, tag set, ARN and URL it uses."""
+def derive(values, account_id, partition, app_build=False, export_timer=True):
+    """The model of a checked stage: every name, path, tag set, ARN and URL it uses. export_timer:
+    whether the host's timer exports the data (the convex role's convex_export_schedule is set)."""
     name = values["stage_name"]
     resource = resource_name(values)
     domain = values["convex_domain"]
@@ -360,6 +381,10 @@ def derive(values, account_id, partition, app_build=False):
         # The containers' logs (Docker's awslogs driver writes them; the host may write only here).
         "log_group": log_group,
         "log_group_arn": f"arn:{partition}:logs:{values['stage_region']}:{account_id}:log-group:{log_group}",
+        # Where the host's metrics go: a namespace of the deployment's own, the only one its role
+        # may write (host_policy.py); the alarms, topic and dashboard are named from resource_name.
+        "metric_namespace": f"{METRIC_NAMESPACE}/{resource}",
+        "export_timer": export_timer,
         "host_names": hosts,
         # The app's name while there is no app (and no other site has it): its record goes if it
         # still points at the host.

@@ -144,8 +144,23 @@ WRITES = {
         "change_resource_record_sets": done("InvalidChangeBatch"),
     },
     "cloudwatch": {
+        # An alarm or a dashboard is replaced whole by name; DeleteAlarms of a name already gone
+        # succeeds.
         "put_metric_alarm": SAFE,
         "delete_alarms": SAFE,
+        "put_dashboard": SAFE,
+        "delete_dashboards": done("ResourceNotFound"),
+    },
+    "sns": {
+        # CreateTopic is idempotent by name: a repeat returns the topic the first one made (SNS API
+        # reference, CreateTopic). A repeated Subscribe of the same address gives the same
+        # subscription (or mails the confirmation again); DeleteTopic of a topic gone succeeds.
+        "create_topic": SAFE,
+        "subscribe": SAFE,
+        "unsubscribe": done("NotFound"),
+        "delete_topic": SAFE,
+        "tag_resource": SAFE,
+        "untag_resource": SAFE,
     },
     "logs": {
         # A log group is named by the caller: a repeat that finds it made is the first attempt's.

@@ -9,8 +9,8 @@ short_description: The whole AWS side of one Convex deployment, from its stage m
 version_added: 0.1.0
 description:
   - Makes, repairs or removes everything one deployment has on AWS - its network, its five buckets,
-    its CloudWatch Logs group, its RDS database, its EC2 host with role and Elastic IP, and its
-    three DNS records - from the
+    its CloudWatch Logs group, its RDS database, its EC2 host with role and Elastic IP, its
+    three DNS records, and what watches it (an SNS topic, alarms, a CloudWatch dashboard) - from the
     stage model that M(convex_selfhost.aws.stage_info) returns.
   - It does what the M(convex_selfhost.aws.network), M(convex_selfhost.aws.buckets),
     M(convex_selfhost.aws.database), M(convex_selfhost.aws.instance) and M(convex_selfhost.aws.dns)
@@ -56,6 +56,7 @@ options:
     description:
       - With O(state=absent), remove the deployment's CloudWatch Logs group, with the containers'
         logs in it. V(false) keeps it (with its retention) after the host has gone.
+      - The alarms, the dashboard and the SNS topic always go with the deployment.
     type: bool
     default: true
   remove_snapshots:
@@ -152,6 +153,14 @@ logs:
       O(state=absent) and O(remove_logs), C(removed).
   returned: with O(state=present), and with O(state=absent) and O(remove_logs)
   type: dict
+watch:
+  description:
+    - What watches the deployment - C(topic_arn), the SNS topic every alarm notifies; C(email),
+      the address subscribed to it (C(address), C(state)); C(alarms), the alarms' names;
+      C(dashboard), the CloudWatch dashboard's name; C(namespace), where the host puts its metrics.
+    - With O(state=absent), C(removed).
+  returned: always
+  type: dict
 database:
   description:
     - What the database module returns for the deployment's database. With O(state=absent),
@@ -194,6 +203,7 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     network,
     protection,
     records,
+    watch,
 )
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.deployment_plan import NEW, input_problems, resources
@@ -270,7 +280,10 @@ def present(module, actions, wanted):
     made_network = network.Network(module, wanted["network"], actions)
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     made_logs = log_group.LogGroup(module, wanted["logs"], actions)
-    net, stored, logs = actions.parallel(made_network.ensure, made_buckets.ensure, made_logs.ensure)
+    made_watch = watch.Watch(module, wanted["watch"], actions)
+    net, stored, logs, topic = actions.parallel(
+        made_network.ensure, made_buckets.ensure, made_logs.ensure, made_watch.ensure_topic
+    )
     wanted["database"].update(
         subnet_ids=net.get("private_subnet_ids") or [NEW, NEW],
         security_group_ids=[net.get("database_security_group_id") or NEW],
@@ -301,7 +314,15 @@ def present(module, actions, wanted):
         record["kept"] = [k for k in record["kept"] if k != params["remove_kept"]]
         database_record.write(actions, module.aws_client("ssm"), stage["database_record"], record)
         db = {**db, "removed_snapshot_identifier": removed.get("snapshot_identifier", "")}
+    # The alarms follow the host and the database they watch: a new instance, a restored
+    # database, a storage that autoscaling grew.
+    made_watch.params.update(
+        instance_id=machine.get("instance_id") or "",
+        database_instance=db.get("instance_identifier") or "",
+        database_storage_gb=db.get("allocated_storage") or made_watch.params["database_storage_gb"],
+    )
     return {
+        "watch": {**topic, **made_watch.ensure()},
         "network": net,
         "buckets": stored,
         "logs": logs,
@@ -340,6 +361,8 @@ def absent(module, actions, wanted):
         result["snapshots_removed"] = made_database.remove_snapshots(STAGE_TAG, stage["name"])
     # With its instances gone, the record of which was current would name what no longer exists.
     database_record.remove(actions, module.aws_client("ssm"), stage["database_record"])
+    # Nothing is left to watch: alarms on a host that is gone would only ever alarm.
+    result["watch"] = watch.Watch(module, wanted["watch"], actions).remove()
     # The containers' logs go with the host that wrote them, unless kept (remove_logs=false).
     if module.params["remove_logs"]:
         result["logs"] = log_group.LogGroup(module, wanted["logs"], actions).remove()

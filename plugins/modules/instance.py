@@ -84,6 +84,12 @@ options:
         driver), such as C(arn:aws:logs:us-east-1:123456789012:log-group:/convex/convex-dev). The
         group itself is not made here. Without it the host may write no logs.
     type: str
+  metric_namespace:
+    description:
+      - The CloudWatch namespace the host may put its metrics in (PutMetricData, limited by the
+        C(cloudwatch:namespace) condition), such as C(ConvexSelfhost/convex-dev). Without it the
+        host may put no metrics.
+    type: str
   root_volume_size:
     description:
       - Size of the root volume in GiB (gp3, encrypted).

@@ -498,7 +498,13 @@ def main():
         problems, found = aws_problems(module, values)
         if problems:
             refuse(module, problems)
-    stage = model.derive(values, *account(module, values, found.pop("account_id", "")), app_build)
+    stage = model.derive(
+        values,
+        *account(module, values, found.pop("account_id", "")),
+        app_build,
+        # The convex role's timer runs unless its schedule is set empty (its default is daily).
+        export_timer=given.get("convex_export_schedule") != "",
+    )
     stage.update(found, release=known_release)
     # The options each resource will get, checked as the deployment module checks them: a problem
     # only a resource's own rules know stops the run here, before its secrets are written.
