@@ -30,6 +30,8 @@ BACKEND_KEY = "local-backend"
 HYPERVISOR_KEY = "local-hypervisor"
 # dockerd's awslogs driver on the host (docker_service_environment in the local inventory).
 DOCKER_KEY = "local-docker"
+# The host's metrics publisher (the metrics role), every minute.
+METRICS_KEY = "local-metrics"
 # inventories/local-fleet: each deployment's API name.
 DEPLOYMENTS_OF_THE_FLEET = {
     "local-a": "api.a.convex.localhost",
@@ -42,9 +44,9 @@ EMULATOR = MotoServer(REPO / ".cache" / "local", host=urlsplit(ENDPOINT).hostnam
 
 
 def controller_calls():
-    """The AWS calls of the playbooks so far (the host's own traffic aside: the backend's S3 and
-    dockerd's logs)."""
-    return [c for c in EMULATOR.calls() if c.access_key not in (BACKEND_KEY, HYPERVISOR_KEY, DOCKER_KEY)]
+    """The AWS calls of the playbooks so far (the host's own traffic aside: the backend's S3,
+    dockerd's logs and the metrics publisher's)."""
+    return [c for c in EMULATOR.calls() if c.access_key not in (BACKEND_KEY, HYPERVISOR_KEY, DOCKER_KEY, METRICS_KEY)]
 
 
 def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin", inventory=None):

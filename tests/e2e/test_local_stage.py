@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from browser import Browser
@@ -179,6 +179,137 @@ def test_with_cloudwatch_logs_unreachable_the_backend_answers_and_docker_logs_st
         assert not any("unreachable-logs" in m for m in log_messages("backend")[shipped:])
     finally:
         assert on_host("iptables", "-D", *rule).returncode == 0
+
+
+# What watches the deployment (plugins/module_utils/watch.py and the metrics role).
+NAME = "convex-local"
+NAMESPACE = f"ConvexSelfhost/{NAME}"
+METRICS = ("MemoryUsedPercent", "SwapUsedPercent", "RootDiskUsedPercent", "BackendUp", "HoursSinceExport", "Heartbeat")
+EXPORT_STAMP = "/var/lib/convex-export/last-success"
+FILLER = "/srv/filling-the-disk"
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+def data_points(metric, since, statistic="Maximum"):
+    """The emulator's one-minute data points of a host metric since a moment."""
+    return aws("cloudwatch").get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName=metric,
+        StartTime=since,
+        EndTime=now() + timedelta(minutes=1),
+        Period=60,
+        Statistics=[statistic],
+    )["Datapoints"]
+
+
+def publish_now():
+    """One run of the publisher, as its timer starts it; what it sent (its JSON line)."""
+    started = on_host("systemctl", "start", "convex-metrics.service")
+    assert started.returncode == 0, started.stderr
+    journal = on_host("journalctl", "-u", "convex-metrics.service", "-o", "cat", "--no-pager", "-n", "30").stdout
+    return json.loads([line for line in journal.splitlines() if line.startswith("{")][-1])
+
+
+def backend_answers(within=120):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if from_this_machine("api", "/version") == (0, "standin-1"):
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_each_metric_has_data_points_from_the_last_two_minutes_put_by_the_timer():
+    since = now() - timedelta(minutes=2)
+    # The timer puts a set each minute; a stage made moments ago may not have its first yet.
+    deadline = time.monotonic() + 75
+    while not data_points("Heartbeat", since) and time.monotonic() < deadline:
+        time.sleep(5)
+    for metric in METRICS:
+        assert data_points(metric, since), f"no {metric} since {since:%H:%M:%S}"
+    assert data_points("BackendUp", since, "Minimum")[-1]["Minimum"] == 1.0
+    timer = on_host("systemctl", "is-active", "convex-metrics.timer").stdout.strip()
+    assert timer == "active"
+
+
+def test_the_alarms_exist_with_their_thresholds_and_actions_and_the_dashboard_names_them():
+    topic = f"arn:aws:sns:us-east-1:123456789012:{NAME}-alarms"
+    subscribed = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscribed] == [("email", "alarms@convex.localhost")]
+    found = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]
+    alarms = {a["AlarmName"].removeprefix(f"{NAME}-"): a for a in found}
+    wanted = {
+        "memory": ("MemoryUsedPercent", 90.0, 5),
+        "disk": ("RootDiskUsedPercent", 85.0, 1),
+        "backend": ("BackendUp", 1.0, 3),
+        "silent": ("Heartbeat", 1.0, 5),
+        "export": ("HoursSinceExport", 26.0, 5),
+        "status": ("StatusCheckFailed_Instance", 0.0, 3),
+        "database-storage": ("FreeStorageSpace", float(20 * 1024**3 // 10), 1),
+    }
+    assert {kind: (a["MetricName"], a["Threshold"], a["EvaluationPeriods"]) for kind, a in alarms.items()} == wanted
+    for kind, alarm in alarms.items():
+        assert topic in alarm["AlarmActions"], kind
+    assert alarms["status"]["Dimensions"] == [{"Name": "InstanceId", "Value": instance_of()["InstanceId"]}]
+    assert "arn:aws:automate:us-east-1:ec2:reboot" in alarms["status"]["AlarmActions"]
+    assert alarms["silent"]["TreatMissingData"] == "breaching"
+    body = json.loads(aws("cloudwatch").get_dashboard(DashboardName=NAME)["DashboardBody"])
+    shown = [w for w in body["widgets"] if w["type"] == "alarm"][0]["properties"]["alarms"]
+    assert sorted(shown) == sorted(a["AlarmArn"] for a in found)
+
+
+def test_a_file_filling_the_disk_shows_in_the_root_disk_metric():
+    before = publish_now()["RootDiskUsedPercent"]
+    used, free = map(int, on_host("df", "-B1", "--output=used,avail", "/").stdout.split()[-2:])
+    fill = min(4 * 1024**3, free // 3)
+    on_host("fallocate", "-l", str(fill), FILLER)
+    try:
+        since = now()
+        after = publish_now()["RootDiskUsedPercent"]
+        # As df counts it (used against used and free to users). This machine's other work moves
+        # it a little too, hence half.
+        expected = 100 * fill / (used + free)
+        print(f"root disk: {before:.2f}% -> {after:.2f}% with {fill / 1024**3:.1f} GiB written")
+        assert after - before >= expected / 2, (before, after, expected)
+        assert max(p["Maximum"] for p in data_points("RootDiskUsedPercent", since)) >= after - 0.01
+    finally:
+        on_host("rm", "-f", FILLER)
+
+
+def test_a_stopped_backend_shows_in_the_backend_metric():
+    on_host("docker", "compose", "--project-directory", "/opt/convex", "stop", "backend")
+    try:
+        since = now()
+        assert publish_now()["BackendUp"] == 0.0
+        assert min(p["Minimum"] for p in data_points("BackendUp", since, "Minimum")) == 0.0
+    finally:
+        on_host("docker", "compose", "--project-directory", "/opt/convex", "start", "backend")
+    assert backend_answers()
+    assert publish_now()["BackendUp"] == 1.0
+
+
+def test_a_stopped_host_stops_its_heartbeat_and_starts_it_again():
+    ec2, instance = aws("ec2"), instance_of()["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance])
+    # The hypervisor stand-in answers once the container has stopped, as EC2 reports "stopped"
+    # once the OS has shut down.
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    stopped = now()
+    try:
+        # More than one of the timer's minutes: a host that still ran would have sent one.
+        time.sleep(75)
+        assert data_points("Heartbeat", stopped, "SampleCount") == []
+    finally:
+        ec2.start_instances(InstanceIds=[instance])
+    started = now()
+    assert backend_answers(180)
+    deadline = time.monotonic() + 75
+    while not data_points("Heartbeat", started, "SampleCount") and time.monotonic() < deadline:
+        time.sleep(5)
+    assert data_points("Heartbeat", started, "SampleCount"), "no heartbeat after the host started again"
 
 
 def backend_instance_secret():
@@ -490,6 +621,10 @@ def test_the_export_timer_puts_a_new_export_in_the_exports_bucket():
     fired = on_host("systemctl", "start", "convex-export.service")
     assert fired.returncode == 0, fired.stderr
     assert len(export_keys(bucket) - before) == 1
+    # Its success is the export age the host publishes: back to nothing.
+    assert publish_now()["HoursSinceExport"] < 0.05
+    # A failure leaves the last success as old as it was, here 30 hours: the age keeps growing.
+    on_host("touch", "-d", "30 hours ago", EXPORT_STAMP)
     # A failure shows in the journal with one clear line, and in the unit's state.
     on_host("docker", "compose", "--project-directory", "/opt/convex", "stop", "backend")
     try:
@@ -498,6 +633,7 @@ def test_the_export_timer_puts_a_new_export_in_the_exports_bucket():
         assert on_host("systemctl", "is-failed", "convex-export.service").stdout.strip() == "failed"
         journal = on_host("journalctl", "-u", "convex-export", "--no-pager", "-n", "20").stdout
         assert "convex-data: FAILED to export" in journal, journal
+        assert publish_now()["HoursSinceExport"] >= 30
     finally:
         on_host("docker", "compose", "--project-directory", "/opt/convex", "start", "backend")
         on_host("systemctl", "reset-failed", "convex-export.service")

@@ -7,6 +7,9 @@ teardown.yml."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import DEV_REGION
 
@@ -58,7 +61,10 @@ def test_provisioning_makes_the_topic_the_alarms_and_a_dashboard_that_names_them
     assert set(made) >= {f"{NAME}-{kind}" for kind in kinds}
     memory, disk, silent = made[f"{NAME}-memory"], made[f"{NAME}-disk"], made[f"{NAME}-silent"]
     assert (memory["Namespace"], memory["MetricName"], memory["Threshold"]) == (NAMESPACE, "MemoryUsedPercent", 90.0)
-    assert (memory["Period"] * memory["EvaluationPeriods"], memory["ComparisonOperator"]) == (300, "GreaterThanThreshold")
+    assert (memory["Period"] * memory["EvaluationPeriods"], memory["ComparisonOperator"]) == (
+        300,
+        "GreaterThanThreshold",
+    )
     assert disk["Threshold"] == 85.0
     assert made[f"{NAME}-backend"]["EvaluationPeriods"] == 3
     assert made[f"{NAME}-export"]["Threshold"] == 26.0
@@ -143,6 +149,47 @@ def test_teardown_removes_the_alarms_the_topic_and_the_dashboard(aws, dev_stage)
     sns = aws.client("sns", region_name=DEV_REGION)
     assert arn(aws, "sns", f"{NAME}-alarms") not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
     assert NAME not in [
-        d["DashboardName"] for d in aws.client("cloudwatch", region_name=DEV_REGION).list_dashboards()["DashboardEntries"]
+        d["DashboardName"]
+        for d in aws.client("cloudwatch", region_name=DEV_REGION).list_dashboards()["DashboardEntries"]
     ]
     assert "changed=0" in ok(dev_stage("teardown.yml", timeout=300))
+
+
+PUBLISHER = Path(__file__).parents[2] / "roles" / "metrics" / "files" / "convex_metrics.py"
+
+
+def test_the_publisher_puts_every_metric_in_one_call_and_says_what_it_sent(aws, tmp_path):
+    """convex-metrics as its timer runs it, with boto3 against the emulator: the backend's port
+    answers nothing here, so it is reported down."""
+    environment = {
+        **aws.env(),
+        "CONVEX_METRICS_NAMESPACE": NAMESPACE,
+        "CONVEX_METRICS_REGION": DEV_REGION,
+        "CONVEX_METRICS_ENDPOINT": aws.endpoint,
+        "CONVEX_BACKEND_URL": "http://127.0.0.1:9/version",
+        "CONVEX_EXPORT_TIMER": "true",
+    }
+    before = len(aws.calls())
+    run = subprocess.run([sys.executable, str(PUBLISHER)], env=environment, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    sent = json.loads(run.stdout)
+    assert set(sent) == {
+        "MemoryUsedPercent",
+        "SwapUsedPercent",
+        "RootDiskUsedPercent",
+        "BackendUp",
+        "HoursSinceExport",
+        "Heartbeat",
+    }
+    assert sent["BackendUp"] == 0.0 and sent["Heartbeat"] == 1.0
+    assert 0 < sent["MemoryUsedPercent"] < 100 and 0 < sent["RootDiskUsedPercent"] < 100
+    assert [str(c) for c in aws.calls()[before:]] == ["monitoring:PutMetricData"]
+    cloudwatch = aws.client("cloudwatch", region_name=DEV_REGION)
+    listed = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]}
+    assert listed == set(sent)
+
+    # Without the export timer there is no export age; CloudWatch out of reach is a failure.
+    environment.update(CONVEX_EXPORT_TIMER="false", CONVEX_METRICS_ENDPOINT="http://127.0.0.1:9")
+    run = subprocess.run([sys.executable, str(PUBLISHER)], env=environment, capture_output=True, text=True, check=False)
+    assert run.returncode == 1
+    assert "convex-metrics: FAILED to put" in run.stderr and "HoursSinceExport" not in run.stderr
