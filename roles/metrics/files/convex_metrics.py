@@ -43,7 +43,7 @@ def meminfo(path="/proc/meminfo"):
     fields = {}
     with open(path, encoding="ascii") as source:
         for line in source:
-            name, _, rest = line.partition(":")
+            name, rest = line.split(":", 1)
             fields[name] = int(rest.split()[0])
     return fields
 
