@@ -166,6 +166,8 @@ WRITES = {
         # A log group is named by the caller: a repeat that finds it made is the first attempt's.
         "create_log_group": done("ResourceAlreadyExistsException"),
         "delete_log_group": done("ResourceNotFoundException"),
+        # A repeat would copy the logs twice: the caller's find() looks the task up by its prefix.
+        "create_export_task": FIND,
         "put_retention_policy": SAFE,
         "delete_retention_policy": SAFE,
         "tag_resource": SAFE,

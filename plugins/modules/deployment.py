@@ -59,6 +59,16 @@ options:
       - The alarms, the dashboard and the SNS topic always go with the deployment.
     type: bool
     default: true
+  export_logs:
+    description:
+      - With O(state=absent) and O(remove_logs), first copy every event of the log group into the
+        exports bucket, under C(cloudwatch-logs/<deployment>/<UTC time>/) (a CloudWatch Logs
+        export task, waited for), after letting CloudWatch Logs write there in the bucket's policy.
+        The group is removed only once the copy is complete.
+      - The copy expires with the exports (the stage's export retention). Refused with
+        O(remove_buckets), which would remove the copy too.
+    type: bool
+    default: false
   remove_snapshots:
     description:
       - With O(state=absent), remove the deployment's manual snapshots too - those carrying its
@@ -150,7 +160,8 @@ buckets:
 logs:
   description:
     - The CloudWatch Logs group of the containers' logs - C(name) and C(retention_days); with
-      O(state=absent) and O(remove_logs), C(removed).
+      O(state=absent) and O(remove_logs), C(removed), and C(exported_to), where O(export_logs)
+      copied them (empty without).
   returned: with O(state=present), and with O(state=absent) and O(remove_logs)
   type: dict
 watch:
@@ -193,6 +204,8 @@ changes:
   elements: str
 """
 
+import datetime
+
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     buckets,
     database,
@@ -209,6 +222,18 @@ from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.deployment_plan import NEW, input_problems, resources
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.module import ConvexAWSModule
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.stage import STAGE_TAG
+
+
+def logs_problems(params):
+    problems = []
+    if params["export_logs"] and not (params["state"] == "absent" and params["remove_logs"]):
+        problems.append("export_logs goes with state=absent and remove_logs: the logs are copied as the group goes")
+    if params["export_logs"] and params["remove_buckets"]:
+        problems.append(
+            "export_logs with remove_buckets: the copy would go with the exports bucket; keep the buckets, or "
+            "leave the logs unexported"
+        )
+    return problems
 
 
 def database_problems(params, stage):
@@ -365,7 +390,14 @@ def absent(module, actions, wanted):
     result["watch"] = watch.Watch(module, wanted["watch"], actions).remove()
     # The containers' logs go with the host that wrote them, unless kept (remove_logs=false).
     if module.params["remove_logs"]:
-        result["logs"] = log_group.LogGroup(module, wanted["logs"], actions).remove()
+        group = log_group.LogGroup(module, wanted["logs"], actions)
+        exported = None
+        if module.params["export_logs"]:
+            when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            exported = group.export(
+                stage["buckets"]["exports"], f"cloudwatch-logs/{stage['resource_name']}/{when}", stage["account_id"]
+            )
+        result["logs"] = {**group.remove(), "exported_to": exported or ""}
     if module.params["remove_buckets"]:
         buckets.Buckets(module, wanted["buckets"], actions).remove()
     network.Network(module, wanted["network"], actions).remove()
@@ -383,6 +415,7 @@ def main():
             "remove_buckets": {"type": "bool", "default": False},
             "remove_snapshots": {"type": "bool", "default": False},
             "remove_logs": {"type": "bool", "default": True},
+            "export_logs": {"type": "bool", "default": False},
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
             "restore_snapshot": {"type": "str", "default": ""},
@@ -392,7 +425,9 @@ def main():
     )
     stage = module.params["stage"]
     wanted = resources(stage, module.params["master_password"])
-    module.refuse_bad_input(input_problems(wanted) + database_problems(module.params, stage))
+    module.refuse_bad_input(
+        input_problems(wanted) + database_problems(module.params, stage) + logs_problems(module.params)
+    )
     actions = Actions(module, {"tags": stage["tags"], "purge_tags": True})
     result = absent(module, actions, wanted) if module.params["state"] == "absent" else present(module, actions, wanted)
     module.exit_json(**actions.outcome(), **result)

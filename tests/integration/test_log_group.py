@@ -5,6 +5,7 @@ the host's role allowed to write its streams only, and removed by teardown.yml u
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import DEV_REGION
 
@@ -83,3 +84,52 @@ def test_teardown_removes_the_group_unless_kept(aws, dev_stage):
     ok(dev_stage("teardown.yml", timeout=300))
     assert group(aws) is None
     assert "changed=0" in ok(dev_stage("teardown.yml", timeout=300))
+
+
+def test_teardown_can_copy_the_logs_into_the_kept_exports_bucket_first(aws, dev_stage):
+    ok(dev_stage("provision.yml"))
+    logs = aws.client("logs", region_name=DEV_REGION)
+    # What dockerd's awslogs driver writes on the host.
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="backend")
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="backend",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "serving the API on 3210"}],
+    )
+    account = aws.client("sts").get_caller_identity()["Account"]
+    bucket = f"convex-dev-{account}-exports"
+
+    # The copy would go with the buckets: refused before anything is removed.
+    before = len(aws.calls())
+    refused = dev_stage("teardown.yml", timeout=300, teardown_logs_export=True, teardown_buckets=True)
+    assert refused.returncode != 0
+    assert "export_logs with remove_buckets" in refused.stdout
+    assert [c for c in aws.calls()[before:] if c.writes] == []
+
+    told = ok(dev_stage("teardown.yml", timeout=300, teardown_logs_export=True))
+    assert group(aws) is None
+    s3 = aws.client("s3", region_name=DEV_REGION)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="cloudwatch-logs/convex-dev/").get("Contents", [])
+    # The stream's events, gzipped (the stage's TLS-only policy keeps the emulator from serving
+    # the object itself: it refuses object reads under any Deny statement).
+    (copied,) = [o for o in listed if o["Key"].endswith("/backend/000000.gz")]
+    assert copied["Size"] > 0
+    prefix = copied["Key"].split("/")[:3]
+    assert f"copied to s3://{bucket}/{'/'.join(prefix)}/ and removed" in told
+    # The emulator lets anyone write; AWS lets CloudWatch Logs write only what the bucket's policy
+    # allows it, as the CloudWatch Logs user guide gives the statements.
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    service = {"Service": f"logs.{DEV_REGION}.amazonaws.com"}
+    source = f"arn:aws:logs:{DEV_REGION}:{account}:log-group:*"
+    assert statements["ConvexLogsExportAcl"] == {
+        "Sid": "ConvexLogsExportAcl",
+        "Effect": "Allow",
+        "Principal": service,
+        "Action": "s3:GetBucketAcl",
+        "Resource": f"arn:aws:s3:::{bucket}",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": source}},
+    }
+    write = statements["ConvexLogsExportWrite"]
+    assert (write["Action"], write["Resource"]) == ("s3:PutObject", f"arn:aws:s3:::{bucket}/{'/'.join(prefix)}/*")
+    assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
