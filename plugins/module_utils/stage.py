@@ -251,6 +251,13 @@ def settings_problems(given, connection="ssh", app_build=False):
     problems.extend(site_problems(values, given, app_build))
     problems.extend(world_problems(values))
     problems.extend(database_problems(values))
+    # An alarm notifies topics of its own region only (CloudWatch's PutMetricAlarm refuses others).
+    elsewhere = [arn for arn in values["stage_alarm_topic_arns"] if arn.split(":")[3] != values["stage_region"]]
+    if elsewhere:
+        problems.append(
+            f"stage_alarm_topic_arns: {', '.join(elsewhere)} not in {values['stage_region']}, the stage's region, "
+            "where its alarms are"
+        )
     zone = values["stage_dns_zone"]
     if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
         problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")

@@ -319,19 +319,21 @@ class Watch:
         return {a["AlarmName"]: a for a in found.get("MetricAlarms", []) if a["AlarmName"] in ours}
 
     @staticmethod
-    def differs(current, wanted):
+    def comparable(key, value):
+        """A field of an alarm as CloudWatch compares it: dimensions and actions are sets to it
+        (their order is not kept), and a TreatMissingData it leaves out is its default."""
+        if key == "Dimensions":
+            return sorted((d["Name"], d["Value"]) for d in value or [])
+        if key in ("AlarmActions", "OKActions"):
+            return sorted(value or [])
+        if key == "TreatMissingData":
+            return value or "missing"
+        return value
+
+    def differs(self, current, wanted):
         if current is None:
             return True
-
-        def pairs(dimensions):
-            return sorted((d["Name"], d["Value"]) for d in dimensions or [])
-
-        for key, value in wanted.items():
-            # CloudWatch leaves out TreatMissingData when it is its default, "missing".
-            have = current.get(key, "missing" if key == "TreatMissingData" else None)
-            if (pairs(have) != pairs(value)) if key == "Dimensions" else (have != value):
-                return True
-        return False
+        return any(self.comparable(k, current.get(k)) != self.comparable(k, v) for k, v in wanted.items())
 
     def ensure_alarms(self):
         wanted = self.wanted_alarms()
