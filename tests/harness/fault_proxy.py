@@ -41,11 +41,64 @@ _THROTTLE = {
     "ec2": ("RequestLimitExceeded", 503, "ec2"),
     "s3": ("SlowDown", 503, "s3"),
     "ssm": ("ThrottlingException", 400, "json"),
+    "logs": ("ThrottlingException", 400, "json"),
+    # CloudWatch (signed as "monitoring") answers in the protocol it was asked in (query, JSON 1.0
+    # or Smithy RPC v2 CBOR: botocore picks by version), and keeps its query-protocol error codes
+    # in the x-amzn-query-error header (its awsQueryCompatible trait), so every client sees
+    # "Throttling".
+    "monitoring": ("Throttling", 400, "query"),
 }
 _DEFAULT_THROTTLE = ("Throttling", 400, "query")
 
 
+def _cbor_text(text):
+    data = text.encode()
+    size = len(data)
+    # CBOR (RFC 8949) major type 3, a text string: its length in the first byte below 24, else
+    # in the one or two bytes after.
+    if size < 24:
+        return bytes([0x60 + size]) + data
+    if size < 256:
+        return bytes([0x78, size]) + data
+    return bytes([0x79]) + size.to_bytes(2, "big") + data
+
+
+def _cbor_error(code, message):
+    """An RPC v2 CBOR error body: a map (major type 5) of __type and message."""
+    return bytes([0xA2]) + _cbor_text("__type") + _cbor_text(code) + _cbor_text("message") + _cbor_text(message)
+
+
 def _error_body(shape, code, request_id, message="Rate exceeded (injected by the test fault proxy)"):
+    """The content type and the bytes of an error answer in a service's protocol."""
+    content_type, text = _error_text(shape, code, request_id, message)
+    return content_type, text if isinstance(text, bytes) else text.encode()
+
+
+def _shape_asked(shape, content_type):
+    """The error shape of the protocol a request came in: a service that speaks several answers in
+    the one it was asked in."""
+    if "cbor" in content_type:
+        return "cbor"
+    if "x-amz-json" in content_type:
+        return "json"
+    return shape
+
+
+# Services whose JSON and CBOR errors carry their query-protocol code (awsQueryCompatible).
+_QUERY_COMPATIBLE = {"monitoring"}
+
+
+def _error_headers(service, shape, code):
+    """Headers that a protocol's errors carry besides the body."""
+    headers = [("smithy-protocol", "rpc-v2-cbor")] if shape == "cbor" else []
+    if service in _QUERY_COMPATIBLE and shape in ("cbor", "json"):
+        headers.append(("x-amzn-query-error", f"{code};Sender"))
+    return headers
+
+
+def _error_text(shape, code, request_id, message):
+    if shape == "cbor":
+        return "application/cbor", _cbor_error(code, message)
     if shape == "json":
         return "application/x-amz-json-1.1", json.dumps({"__type": code, "message": message})
     if shape == "ec2":
@@ -104,7 +157,13 @@ class FaultPolicy:
 
 
 # What AWS answers when it fails inside, by the service's protocol: code, body shape.
-_INTERNAL = {"ec2": ("InternalError", "ec2"), "s3": ("InternalError", "s3"), "ssm": ("InternalServerError", "json")}
+_INTERNAL = {
+    "ec2": ("InternalError", "ec2"),
+    "s3": ("InternalError", "s3"),
+    "ssm": ("InternalServerError", "json"),
+    "logs": ("ServiceUnavailableException", "json"),
+    "monitoring": ("InternalServiceError", "cbor"),
+}
 _DEFAULT_INTERNAL = ("InternalFailure", "query")
 
 
@@ -206,8 +265,8 @@ class ClientTokens:
             message = (
                 "Arguments on this idempotent request are inconsistent with arguments used in previous request(s)."
             )
-            content_type, text = _error_body("ec2", "IdempotentParameterMismatch", str(uuid.uuid4()), message)
-            return 400, [("Content-Type", content_type)], text.encode()
+            content_type, data = _error_body("ec2", "IdempotentParameterMismatch", str(uuid.uuid4()), message)
+            return 400, [("Content-Type", content_type)], data
         with self._lock:
             self.replayed += 1
         return answer
@@ -301,9 +360,10 @@ class FaultProxy:
 
             def _answer_internal_error(self):
                 code, shape = _INTERNAL.get(self._service(), _DEFAULT_INTERNAL)
+                shape = _shape_asked(shape, self.headers.get("Content-Type", ""))
                 message = "We encountered an internal error (injected by the test fault proxy, after the write)"
-                content_type, text = _error_body(shape, code, str(uuid.uuid4()), message)
-                self._send(500, content_type, text.encode())
+                content_type, data = _error_body(shape, code, str(uuid.uuid4()), message)
+                self._send(500, content_type, data, _error_headers(self._service(), shape, code))
 
             def _send_answer(self, status, headers, data):
                 self.send_response(status)
@@ -320,30 +380,36 @@ class FaultProxy:
             def _answer_refusal(self, code):
                 proxy.policy.answered[code] += 1
                 message = f"{code} (injected by the test fault proxy)"
-                content_type, text = _error_body("query", code, str(uuid.uuid4()), message)
-                self._send(400, content_type, text.encode())
+                content_type, data = _error_body("query", code, str(uuid.uuid4()), message)
+                self._send(400, content_type, data)
 
-            def _send(self, status, content_type, data):
+            def _send(self, status, content_type, data, headers=()):
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                for key, value in headers:
+                    self.send_header(key, value)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
             def _answer_fault(self, kind):
                 request_id = str(uuid.uuid4())
+                extra = []
                 if kind == "503":
-                    code, status, content_type, text = "503", 503, "text/plain", "Service Unavailable"
+                    code, status, content_type, data = "503", 503, "text/plain", b"Service Unavailable"
                 else:
                     code, status, shape = _THROTTLE.get(self._service(), _DEFAULT_THROTTLE)
-                    content_type, text = _error_body(shape, code, request_id)
+                    shape = _shape_asked(shape, self.headers.get("Content-Type", ""))
+                    content_type, data = _error_body(shape, code, request_id)
+                    extra = _error_headers(self._service(), shape, code)
                 proxy.policy.answered[code] += 1
-                data = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("x-amzn-RequestId", request_id)
+                for key, value in extra:
+                    self.send_header(key, value)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
