@@ -320,7 +320,20 @@ def holdings(client, region):
     held["buckets"] = bucket_holdings(client("s3", region))
     held["parameters"] = ssm_holdings(client("ssm", region))
     held["records"] = dns_holdings(client("route53", region), addresses)
-    held["alarms"] = sorted(a["AlarmName"] for a in client("cloudwatch", region).describe_alarms()["MetricAlarms"])
+    cloudwatch, sns = client("cloudwatch", region), client("sns", region)
+    held["alarms"] = sorted(a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"])
+    held["dashboards"] = [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]]
+    held["topics"] = [
+        {
+            "arn": topic["TopicArn"],
+            "subscriptions": sorted(
+                (s["Protocol"], s["Endpoint"])
+                for s in sns.list_subscriptions_by_topic(TopicArn=topic["TopicArn"])["Subscriptions"]
+            ),
+        }
+        for topic in sns.list_topics()["Topics"]
+    ]
+    held["log_groups"] = [g["logGroupName"] for g in client("logs", region).describe_log_groups()["logGroups"]]
     return {
         kind: sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
         for kind, items in held.items()

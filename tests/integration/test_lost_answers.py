@@ -64,7 +64,11 @@ def test_the_reference_account_holds_one_stack(aws, dev_stage):
         "buckets": 5,
         "parameters": 2,
         "records": 3,
-        "alarms": 0,
+        # What watches it: memory, disk, backend, silent, export, status and database storage.
+        "alarms": 7,
+        "dashboards": 1,
+        "topics": 1,
+        "log_groups": 1,
     }
     (vpc,) = held["vpcs"]
     assert vpc["enableDnsSupport"] and vpc["enableDnsHostnames"]
