@@ -151,11 +151,32 @@ class Machines:
 
     def follow(self):
         with self.lock:
-            for instance in self.instances():
+            instances = self.instances()
+            self.keep_elastic_ips(instances)
+            for instance in instances:
                 try:
                     self.follow_one(instance)
                 except subprocess.CalledProcessError as error:
                     log(f"{instance['InstanceId']}: {' '.join(error.cmd)} failed: {error.stderr.strip()}")
+
+    def keep_elastic_ips(self, instances):
+        """An instance started again keeps its Elastic IP as its public address ("Stop and start
+        Amazon EC2 instances": it retains its associated Elastic IP addresses). The emulator keeps
+        the association but gives the instance a new random public address at StartInstances:
+        the association is made again, which sets the address back."""
+        associated = {
+            a["InstanceId"]: a
+            for a in self.ec2.describe_addresses()["Addresses"]
+            if a.get("InstanceId") and a.get("AllocationId")
+        }
+        for instance in instances:
+            address = associated.get(instance["InstanceId"])
+            if instance["State"]["Name"] in LIVE and address and instance.get("PublicIpAddress") != address["PublicIp"]:
+                log(f"{instance['InstanceId']} started again: its public address is its Elastic IP again")
+                self.ec2.associate_address(
+                    AllocationId=address["AllocationId"], InstanceId=instance["InstanceId"], AllowReassociation=True
+                )
+                instance["PublicIpAddress"] = address["PublicIp"]
 
     def follow_one(self, instance):
         instance_id, state = instance["InstanceId"], instance["State"]["Name"]

@@ -305,6 +305,9 @@ def test_a_stopped_host_stops_its_heartbeat_and_starts_it_again():
     finally:
         ec2.start_instances(InstanceIds=[instance])
     started = now()
+    # As on EC2, the instance started again keeps its Elastic IP as its public address.
+    (address,) = [a for a in aws("ec2").describe_addresses()["Addresses"] if a.get("InstanceId") == instance]
+    assert instance_of()["PublicIpAddress"] == address["PublicIp"]
     assert backend_answers(180)
     deadline = time.monotonic() + 75
     while not data_points("Heartbeat", started, "SampleCount") and time.monotonic() < deadline:
