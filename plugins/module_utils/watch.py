@@ -6,9 +6,10 @@ The host publishes its own metrics (the metrics role) into the deployment's name
 a minute; the alarms here read them, and two of AWS's own (the instance's status check, RDS's free
 storage). Every alarm notifies the deployment's topic and any topic the stage adds.
 
-A no-op run reads three times: the topic's subscriptions (which also says whether it exists) and
-tags, the alarms by their common prefix, and the dashboard. Alarms are found by name, not tagged:
-reading each alarm's tags would cost one call per alarm on every run.
+A no-op run reads four times: the topic's subscriptions (which also say whether it exists) and its
+tags, the alarms by their common prefix, and the dashboard. The alarms are found by name and carry
+no tags: PutMetricAlarm takes tags only when it creates an alarm, so keeping them right would cost
+one more read per alarm on every run, and a tag that could not be kept right is not given.
 """
 
 from __future__ import annotations
@@ -338,12 +339,10 @@ class Watch:
     def ensure_alarms(self):
         wanted = self.wanted_alarms()
         current = self.current_alarms()
-        tags = aws_tags(self.actions.wanted_tags())
         for name, alarm in wanted.items():
             if self.differs(current.get(name), alarm):
                 # PutMetricAlarm replaces an alarm of that name whole; a repeat is the same alarm.
-                # Tags take effect only when it creates one (CloudWatch API reference).
-                self.actions.act(self.cloudwatch, f"set the alarm {name}", "put_metric_alarm", Tags=tags, **alarm)
+                self.actions.act(self.cloudwatch, f"set the alarm {name}", "put_metric_alarm", **alarm)
         stale = sorted(set(current) - set(wanted))
         if stale:
             self.actions.act(
