@@ -167,6 +167,7 @@ def test_the_publisher_puts_every_metric_in_one_call_and_says_what_it_sent(aws, 
         "CONVEX_METRICS_REGION": DEV_REGION,
         "CONVEX_METRICS_ENDPOINT": aws.endpoint,
         "CONVEX_BACKEND_URL": "http://127.0.0.1:9/version",
+        "CONVEX_BACKEND_PROJECT": str(PUBLISHER),
         "CONVEX_EXPORT_TIMER": "true",
     }
     before = len(aws.calls())
@@ -187,6 +188,11 @@ def test_the_publisher_puts_every_metric_in_one_call_and_says_what_it_sent(aws, 
     cloudwatch = aws.client("cloudwatch", region_name=DEV_REGION)
     listed = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]}
     assert listed == set(sent)
+
+    # Before the backend is set up (a new host waiting for its database) it is not reported down.
+    environment.update(CONVEX_BACKEND_PROJECT=str(tmp_path / "docker-compose.yml"))
+    run = subprocess.run([sys.executable, str(PUBLISHER)], env=environment, capture_output=True, text=True, check=False)
+    assert "BackendUp" not in json.loads(run.stdout) and "Heartbeat" in json.loads(run.stdout)
 
     # Without the export timer there is no export age; CloudWatch out of reach is a failure.
     environment.update(CONVEX_EXPORT_TIMER="false", CONVEX_METRICS_ENDPOINT="http://127.0.0.1:9")

@@ -6,6 +6,9 @@ Run by convex-metrics.timer once a minute; its settings come from /etc/default/c
   CONVEX_METRICS_REGION     the AWS region
   CONVEX_METRICS_ENDPOINT   an emulator's endpoint; empty on AWS
   CONVEX_BACKEND_URL        where the backend answers /version on this host
+  CONVEX_BACKEND_PROJECT    the backend's compose file: until it exists (a new host waiting for
+                            its database), the backend is not yet meant to answer, and no
+                            BackendUp is sent
   CONVEX_EXPORT_TIMER       "true" when the export timer runs: the age of the last export is sent
                             only then
 and, on AWS, the instance role's credentials (boto3 reads them from the instance metadata).
@@ -16,7 +19,8 @@ or could not be reached. The metrics, each without dimensions, as the alarms rea
   MemoryUsedPercent     memory not available to new work (MemTotal - MemAvailable, /proc/meminfo)
   SwapUsedPercent       swap in use (0 without swap)
   RootDiskUsedPercent   the root file system, as df counts it (blocks used / blocks usable by users)
-  BackendUp             1 when /version answered 200 within 5 s, else 0
+  BackendUp             1 when /version answered 200 within 5 s, else 0; not sent before the
+                        backend is set up
   HoursSinceExport      since the last successful scheduled export; before the first, since the
                         timer's unit was written
   Heartbeat             always 1: the alarm on a silent host counts these
@@ -90,9 +94,10 @@ def measure(env, now):
         "MemoryUsedPercent": (memory, "Percent"),
         "SwapUsedPercent": (swap, "Percent"),
         "RootDiskUsedPercent": (disk_percent(), "Percent"),
-        "BackendUp": (backend_up(env["CONVEX_BACKEND_URL"]), "Count"),
         "Heartbeat": (1.0, "Count"),
     }
+    if os.path.exists(env["CONVEX_BACKEND_PROJECT"]):
+        values["BackendUp"] = (backend_up(env["CONVEX_BACKEND_URL"]), "Count")
     if env.get("CONVEX_EXPORT_TIMER") == "true":
         values["HoursSinceExport"] = (hours_since_export(now), "None")
     return values
