@@ -598,12 +598,24 @@ def dashboard_users_problem(users):
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
 
+# An alarm takes at most 5 actions of a kind (CloudWatch API reference, PutMetricAlarm,
+# AlarmActions); the status-check alarm has the deployment's topic and EC2's reboot action besides.
+MAX_EXTRA_TOPICS = 3
+
+
 def topic_arns_problem(arns):
     if not isinstance(arns, list):
         return f"{arns!r} is not a list of SNS topic ARNs"
     wrong = [str(arn) for arn in arns if not isinstance(arn, str) or not _TOPIC_ARN.fullmatch(arn)]
     if wrong:
         return f"{', '.join(wrong)}: not a standard SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)"
+    if len(set(arns)) != len(arns):
+        return "a topic is named twice"
+    if len(arns) > MAX_EXTRA_TOPICS:
+        return (
+            f"{len(arns)} topics: an alarm notifies at most {MAX_EXTRA_TOPICS} besides the deployment's own "
+            "(CloudWatch takes 5 actions an alarm, and the status-check alarm also reboots)"
+        )
     return None
 
 

@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import os
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules, watch
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
 
 BUCKET_PURPOSES = {
@@ -258,6 +258,10 @@ def settings_problems(given, connection="ssh", app_build=False):
             f"stage_alarm_topic_arns: {', '.join(elsewhere)} not in {values['stage_region']}, the stage's region, "
             "where its alarms are"
         )
+    own_topic = watch.topic_name(resource_name(values))
+    own = [arn for arn in values["stage_alarm_topic_arns"] if arn.endswith(f":{own_topic}")]
+    if own:
+        problems.append(f"stage_alarm_topic_arns: {own[0]} is the deployment's own topic, which every alarm has")
     zone = values["stage_dns_zone"]
     if zone and not (values["convex_domain"] == zone or values["convex_domain"].endswith("." + zone)):
         problems.append(f"stage_dns_zone: {zone!r} does not hold convex_domain {values['convex_domain']!r}")

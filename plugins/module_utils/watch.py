@@ -58,6 +58,11 @@ KINDS = ("memory", "disk", "backend", "silent", "export", "status", "database-st
 GIB = 1024**3
 
 
+def topic_name(name):
+    """The deployment's topic, from its resource name."""
+    return f"{name}-alarms"
+
+
 def input_problems(params):
     problems = []
     for name, rule in (
@@ -86,7 +91,7 @@ class Watch:
         self.name = params["name"]
         self.actions = actions or Actions(module, params)
         region, partition = module.region, module.partition
-        self.topic_name = f"{self.name}-alarms"
+        self.topic_name = topic_name(self.name)
         self.topic_arn = f"arn:{partition}:sns:{region}:{params['account_id']}:{self.topic_name}"
         self.alarm_arn_prefix = f"arn:{partition}:cloudwatch:{region}:{params['account_id']}:alarm:"
         self.reboot_arn = f"arn:{partition}:automate:{region}:ec2:reboot"
@@ -375,8 +380,9 @@ class Watch:
             graph("Memory and swap used (%)", [[namespace, MEMORY], [namespace, SWAP]], 3, 0, 100),
             graph("Root disk used (%)", [[namespace, DISK]], 3, 12, 100),
             graph("Backend answering /version (1 = yes)", [[namespace, BACKEND]], 9, 0, 1),
-            graph("Hours since the last snapshot export", [[namespace, EXPORT_AGE]], 9, 12),
         ]
+        if self.params["export_timer"]:
+            widgets.append(graph("Hours since the last snapshot export", [[namespace, EXPORT_AGE]], 9, 12))
         if self.params["instance_id"]:
             widgets.append(
                 graph("Host CPU (%)", [["AWS/EC2", "CPUUtilization", "InstanceId", self.params["instance_id"]]], 15, 0)

@@ -67,6 +67,8 @@ options:
         The group is removed only once the copy is complete.
       - The copy expires with the exports (the stage's export retention). Refused with
         O(remove_buckets), which would remove the copy too.
+      - CloudWatch Logs may take hours to make its newest events exportable, so the copy can lack
+        the last of them; O(remove_logs=false) keeps them all.
     type: bool
     default: false
   remove_snapshots:
@@ -364,6 +366,9 @@ def absent(module, actions, wanted):
     made_database = database.Database(module, wanted["database"], actions)
     found = protection.guard(module, module.params["stage"], made_host, made_database, removing=True)
     protection.lift(made_host, found)
+    # What watches the deployment goes first: its host silent while the database is removed
+    # (minutes, with a final snapshot) would set off the alarm on a silent host.
+    watched = watch.Watch(module, wanted["watch"], actions).remove()
     if wanted["records"]["zone"]:
         # A name the deployment once served (an app since turned off) goes too, if it still
         # points at the host.
@@ -381,13 +386,12 @@ def absent(module, actions, wanted):
     result = {
         "database": made_database.remove(lift=True, kept=stage.get("database_kept") or []),
         "protection_lifted": found,
+        "watch": watched,
     }
     if module.params["remove_snapshots"]:
         result["snapshots_removed"] = made_database.remove_snapshots(STAGE_TAG, stage["name"])
     # With its instances gone, the record of which was current would name what no longer exists.
     database_record.remove(actions, module.aws_client("ssm"), stage["database_record"])
-    # Nothing is left to watch: alarms on a host that is gone would only ever alarm.
-    result["watch"] = watch.Watch(module, wanted["watch"], actions).remove()
     # The containers' logs go with the host that wrote them, unless kept (remove_logs=false).
     if module.params["remove_logs"]:
         group = log_group.LogGroup(module, wanted["logs"], actions)

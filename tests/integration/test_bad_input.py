@@ -96,6 +96,17 @@ STAGE_ROWS = [
     ({"stage_alarm_email": "ops at example.com"}, "stage_alarm_email", False),
     ({"stage_alarm_topic_arns": ["arn:aws:sns:eu-west-1:123456789012:pager.fifo"]}, "stage_alarm_topic_arns", False),
     ({"stage_alarm_topic_arns": ["arn:aws:sns:us-west-2:123456789012:pager"]}, "stage_alarm_topic_arns", False),
+    (
+        {"stage_alarm_topic_arns": [f"arn:aws:sns:eu-west-1:123456789012:pager-{n}" for n in range(4)]},
+        "stage_alarm_topic_arns",
+        False,
+    ),
+    # The deployment's own topic, which every alarm notifies anyway.
+    (
+        {"stage_alarm_topic_arns": ["arn:aws:sns:eu-west-1:123456789012:convex-dev-alarms"]},
+        "stage_alarm_topic_arns",
+        False,
+    ),
     ({"stage_alarm_disk_percent": 100}, "stage_alarm_disk_percent", False),
     # Tag text IAM, S3 or EC2 refuse, and the collection's own keys.
     ({"stage_extra_tags": {"team": "core\tplatform"}}, "stage_extra_tags", False),

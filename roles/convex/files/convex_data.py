@@ -20,6 +20,7 @@ Every failure ends with one line on stderr that starts with "convex-data: FAILED
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -94,6 +95,18 @@ def system_query(key, path, args):
     return answer["value"]
 
 
+# Touched by every successful export (the timer's, backup.yml's, an upgrade's): its age is the
+# metrics role's HoursSinceExport, which the deployment's export alarm reads.
+EXPORTED_STAMP = "/var/lib/convex-export/last-success"
+
+
+def mark_exported():
+    os.makedirs(os.path.dirname(EXPORTED_STAMP), exist_ok=True)
+    with open(EXPORTED_STAMP, "a", encoding="ascii"):
+        pass
+    os.utime(EXPORTED_STAMP)
+
+
 def export(options):
     key = admin_key(options.project)
     storage = "true" if options.include_file_storage else "false"
@@ -108,6 +121,7 @@ def export(options):
         latest = system_query(key, "_system/cli/exports:getLatest", {})
         state = (latest or {}).get("state")
         if state == "completed":
+            mark_exported()
             return {
                 "zip_object_key": latest["zip_object_key"],
                 "size": int(latest["size"]),

@@ -21,8 +21,8 @@ or could not be reached. The metrics, each without dimensions, as the alarms rea
   RootDiskUsedPercent   the root file system, as df counts it (blocks used / blocks usable by users)
   BackendUp             1 when /version answered 200 within 5 s, else 0; not sent before the
                         backend is set up
-  HoursSinceExport      since the last successful scheduled export; before the first, since the
-                        timer's unit was written
+  HoursSinceExport      since the last successful export (convex-data touches its stamp); before
+                        the first this host has seen, since these metrics' settings were written
   Heartbeat             always 1: the alarm on a silent host counts these
 """
 
@@ -39,7 +39,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 EXPORT_STAMP = "/var/lib/convex-export/last-success"
-EXPORT_TIMER_UNIT = "/etc/systemd/system/convex-export.timer"
+# Before any export: a host upgraded to a collection with metrics, or a new one, starts its count
+# when the metrics role wrote its settings, not when the host was first set up.
+SETTINGS_FILE = "/etc/default/convex-metrics"
 
 
 def meminfo(path="/proc/meminfo"):
@@ -80,7 +82,7 @@ def backend_up(url):
 
 
 def hours_since_export(now):
-    for path in (EXPORT_STAMP, EXPORT_TIMER_UNIT):
+    for path in (EXPORT_STAMP, SETTINGS_FILE):
         try:
             return max(0.0, (now - os.stat(path).st_mtime) / 3600)
         except FileNotFoundError:
