@@ -226,7 +226,7 @@ def test_each_metric_has_data_points_from_the_last_two_minutes_put_by_the_timer(
     since = now() - timedelta(minutes=2)
     # The timer puts a set each minute. A stage made moments ago may not have had a minute since
     # its backend was set up: the host's first sets, sent while it was still being configured,
-    # hold no BackendUp (nor, before the export timer was written, an export age).
+    # hold no BackendUp.
     deadline = time.monotonic() + 75
     while not all(data_points(metric, since) for metric in METRICS) and time.monotonic() < deadline:
         time.sleep(5)
