@@ -25,7 +25,10 @@ The containers run this machine's architecture whatever the instance type says (
 an x86_64 machine), and get the memory and vCPUs of the type (DescribeInstanceTypes, capped at this
 machine's CPUs).
 
-Run by scripts/hypervisor; its reads of the emulator use their own access key, so that the tests'
+Each emulated DB instance gets a container too, running MariaDB, apart from every host
+(rds_standin.py says how it follows RDS).
+
+Run by scripts/local-stage; its reads of the emulator use their own access key, so that the tests'
 counts of the playbooks' calls leave them out.
 """
 
@@ -47,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+from rds_standin import FOLLOWED as FOLLOWED_RDS
+from rds_standin import Databases
 
 # Its own key, so that call counts can tell the stand-in's reads from the playbooks' calls.
 ACCESS_KEY = "local-hypervisor"
@@ -87,8 +92,7 @@ _DOCKER_DROP_IN = "[Service]\nEnvironment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1\
 # An instance keeps its primary private IPv4 address while it is stopped and started, and rebooted
 # (EC2 User Guide, "Private IPv4 addresses"); a container on Docker's bridge may get another address
 # at each start. So the instance's own private address is put on the container's lo at every
-# boot, before anything that listens starts, as EC2's network interface gives it at boot; what
-# must stay reachable at one address (the RDS stand-in, local/tasks/rds-standin.yml) uses it.
+# boot, before anything that listens starts, as EC2's network interface gives it at boot.
 _PRIVATE_IP_UNIT = "local-stage-private-ip.service"
 
 
@@ -354,16 +358,18 @@ def _pump(source, sink):
             end.close()
 
 
-def _action(method, body):
-    """The query-protocol action of a request (EC2's), empty for other protocols."""
+def _query(method, body):
+    """The parameters of a query-protocol request (EC2's, RDS's), each with its one value; empty
+    for other protocols."""
     if method != "POST" or b"Action=" not in body[:4096]:
-        return ""
-    return parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
 def front(upstream, follow):
-    """The HTTP front: every request forwarded to the emulator untouched; after a followed EC2
-    action that succeeded, the containers and listeners follow before the answer goes back."""
+    """The HTTP front: every request forwarded to the emulator untouched; after a followed EC2 or
+    RDS action that succeeded, the containers and listeners follow before the answer goes back
+    (follow(action, parameters))."""
     target = urlsplit(upstream)
 
     class Handler(BaseHTTPRequestHandler):
@@ -386,13 +392,15 @@ def front(upstream, follow):
                 return
             finally:
                 connection.close()
-            if 200 <= status < 300 and _action(self.command, body) in FOLLOWED:
+            query = _query(self.command, body)
+            action = query.get("Action", "")
+            if 200 <= status < 300 and action in FOLLOWED | FOLLOWED_RDS:
                 # The call was made: its answer goes back whatever happens here, and what failed
                 # is in the log (the next followed call tries again).
                 try:
-                    follow()
+                    follow(action, query)
                 except Exception as error:  # noqa: BLE001
-                    log(f"could not follow the emulator after {_action(self.command, body)}: {error}")
+                    log(f"could not follow the emulator after {action}: {error}")
             self.send_response(status)
             for key, value in answer_headers:
                 if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
@@ -419,15 +427,21 @@ def main():
         default=[],
         help="DEPLOYMENT=HOST:PORT: a listener on this machine standing for the deployment's Elastic IP",
     )
+    parser.add_argument("--state", required=True, help="the local stage's state folder (the RDS stand-in's data)")
     arguments = parser.parse_args()
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=arguments.upstream,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=ACCESS_KEY,
-    )
+
+    def client(service):
+        return boto3.client(
+            service,
+            endpoint_url=arguments.upstream,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=ACCESS_KEY,
+        )
+
+    ec2 = client("ec2")
     machines = Machines(ec2)
+    databases = Databases(client("rds"), arguments.state)
     listeners = {}
     for given in arguments.address:
         deployment, where = given.split("=", 1)
@@ -435,13 +449,18 @@ def main():
         listeners[deployment] = (host, int(port))
     addresses = Addresses(ec2, listeners)
 
-    def follow():
+    def follow(action, query):
+        if action in FOLLOWED_RDS:
+            databases.follow(action, query)
+            return
         machines.follow()
         with machines.lock:
             addresses.follow()
 
     # Whatever happened while no hypervisor ran (an earlier one stopped, this machine rebooted).
-    follow()
+    follow("", {})
+    with databases.lock:
+        databases.sync()
     addresses.start()
     host, port = arguments.listen.rsplit(":", 1)
     server = ThreadingHTTPServer((host, int(port)), front(arguments.upstream, follow))

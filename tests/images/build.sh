@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the local images from Debian packages: mmdebstrap makes a root file system, `docker
 # import` turns it into an image. Nothing is pulled from a registry. The recipes are the test
-# hosts' (tests/images/*) and the local stage's TEST STAND-IN for the Convex images
-# (local/convex-standin).
+# hosts' (tests/images/*), the local stage's TEST STAND-IN for the Convex images
+# (local/convex-standin) and its stand-in for RDS's database servers (local/rds-standin).
 # A recipe is a folder with: suite (Debian release), packages (one a line), and optionally
 # variant (mmdebstrap's, default minbase), cmd (the image's command as JSON, default systemd),
 # rootfs/ (files copied over the root file system) and import (a script that makes the images
@@ -21,7 +21,7 @@ need_mmdebstrap() {
   apt-get install -y -qq mmdebstrap >/dev/null
 }
 
-for recipe in "$here"/*/ "$here/../../local/convex-standin/"; do
+for recipe in "$here"/*/ "$here/../../local/convex-standin/" "$here/../../local/rds-standin/"; do
   name=$(basename "$recipe")
   [ -f "$recipe/packages" ] || continue
   variant=$(cat "$recipe/variant" 2>/dev/null || echo minbase)
