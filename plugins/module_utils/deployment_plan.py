@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     buckets,
+    caddy_storage,
     database,
     host,
     log_group,
@@ -85,6 +86,7 @@ def resources(stage, password):
                 "bucket_arns": stage["bucket_arns"],
                 "log_group_arn": stage["log_group_arn"],
                 "metric_namespace": stage["metric_namespace"],
+                "caddy_storage_arn": stage["caddy_storage_arn"],
                 "key_name": settings["stage_ssh_key_name"] or None,
                 "termination_protection": stage["protected"],
                 "recovery_alarm": settings["stage_recovery_alarm"],
@@ -94,6 +96,10 @@ def resources(stage, password):
         "logs": options(
             log_group.ARGUMENT_SPEC,
             {"name": stage["log_group"], "retention_days": settings["stage_log_retention_days"], **tags},
+        ),
+        "caddy_storage": options(
+            caddy_storage.ARGUMENT_SPEC,
+            {"name": stage["caddy_storage_secret"], "role_arn": stage["host_role_arn"], **tags},
         ),
         "watch": options(
             watch.ARGUMENT_SPEC,
@@ -129,6 +135,7 @@ def input_problems(wanted):
         ("database", database.input_problems),
         ("host", host.input_problems),
         ("logs", log_group.input_problems),
+        ("caddy_storage", caddy_storage.input_problems),
         ("watch", watch.input_problems),
     ):
         problems.extend(f"stage ({name}): {problem}" for problem in check(wanted[name]))

@@ -30,6 +30,8 @@ ARGUMENT_SPEC = {
     "log_group_arn": {"type": "str"},
     # The CloudWatch namespace the host may put metrics in (the metrics role); none without it.
     "metric_namespace": {"type": "str"},
+    # The copy of Caddy's storage the host may read and write (caddy_storage.py); none without it.
+    "caddy_storage_arn": {"type": "str"},
     "root_volume_size": {"type": "int", "default": 30},
     "kms_key_id": {"type": "str"},
     "key_name": {"type": "str", "no_log": False},
@@ -41,6 +43,10 @@ ARGUMENT_SPEC = {
 }
 
 
+# What the host's role may do beyond its buckets and keys, each on one resource (host_policy.py).
+GRANTS = ("log_group_arn", "metric_namespace", "caddy_storage_arn")
+# One secret, named in full but for the six characters Secrets Manager adds (caddy_storage.py).
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-\?{6}")
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"}
 _NAME = re.compile(r"[A-Za-z0-9-]{1,48}")
 _BUCKET_ARN = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.\-]{3,63}")
@@ -88,6 +94,11 @@ def input_problems(params):
         problems.append(
             f"metric_namespace '{params['metric_namespace']}' is not a custom CloudWatch namespace (letters, digits "
             "and . - _ / # :, not starting with AWS/, no wildcards)"
+        )
+    if params.get("caddy_storage_arn") and not _SECRET_ARN.fullmatch(params["caddy_storage_arn"]):
+        problems.append(
+            f"caddy_storage_arn '{params['caddy_storage_arn']}' is not one secret's ARN ending in -?????? (such as "
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:convex-dev/caddy-storage-??????)"
         )
     if not 8 <= params["root_volume_size"] <= 16384:
         problems.append(f"root_volume_size {params['root_volume_size']} must be from 8 to 16384 GiB")
@@ -440,8 +451,7 @@ class Host:
         self.role.ensure(
             self.params["bucket_arns"],
             self.params["kms_key_arns"],
-            self.params.get("log_group_arn"),
-            self.params.get("metric_namespace"),
+            **{grant: self.params.get(grant) for grant in GRANTS},
         )
         if instance is None:
             instance = self.launch()

@@ -33,6 +33,8 @@ LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 # PutMetricData names no resource (the CloudWatch service authorization reference lists none for
 # it); the cloudwatch:namespace condition key is what limits it, here to the deployment's own.
 METRIC_ACTIONS = ["cloudwatch:PutMetricData"]
+# The copy of Caddy's storage (caddy_storage.py): read on a new host, written by the host alone.
+SECRET_ACTIONS = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
 # One key, named by its full ARN: a wildcard or an alias would grant more than the buckets' key.
 _KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
@@ -46,7 +48,7 @@ def kms_key_arn_problem(arn):
     return None
 
 
-def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None, metric_namespace=None):
+def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None, metric_namespace=None, caddy_storage_arn=None):
     statements = [
         {"Sid": "ConvexBuckets", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": sorted(bucket_arns)},
         {
@@ -76,6 +78,11 @@ def host_policy(bucket_arns, kms_key_arns=(), log_group_arn=None, metric_namespa
                 "Resource": "*",
                 "Condition": {"StringEquals": {"cloudwatch:namespace": metric_namespace}},
             }
+        )
+    if caddy_storage_arn:
+        # The copy of Caddy's storage: read on a new host, written when Caddy's storage changed.
+        statements.append(
+            {"Sid": "CaddyStorage", "Effect": "Allow", "Action": SECRET_ACTIONS, "Resource": [caddy_storage_arn]}
         )
     if kms_key_arns:
         statements.append(

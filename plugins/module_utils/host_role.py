@@ -45,7 +45,8 @@ class HostRole:
         roles = (self.profile() or {}).get("Roles", [])
         return {} if any(r["RoleName"] == self.name for r in roles) else None
 
-    def ensure(self, bucket_arns, kms_key_arns, log_group_arn=None, metric_namespace=None):
+    def ensure(self, bucket_arns, kms_key_arns, **grants):
+        """grants: host_policy's other grants (log_group_arn, metric_namespace, caddy_storage_arn)."""
         # The instance profile lists its role with the role's ARN, so a no-op run needs no GetRole.
         profile = self.profile()
         in_profile = [r for r in (profile or {}).get("Roles", []) if r["RoleName"] == self.name]
@@ -71,7 +72,7 @@ class HostRole:
                 RoleName=self.name,
                 PolicyDocument=json.dumps(host_policy.TRUST_EC2),
             )
-        self.ensure_policy(role is not None, bucket_arns, kms_key_arns, log_group_arn, metric_namespace)
+        self.ensure_policy(role is not None, bucket_arns, kms_key_arns, **grants)
         if profile is None:
             self.act(
                 f"create the instance profile {self.name}",
@@ -90,8 +91,8 @@ class HostRole:
                 RoleName=self.name,
             )
 
-    def ensure_policy(self, role_exists, bucket_arns, kms_key_arns, log_group_arn=None, metric_namespace=None):
-        wanted = host_policy.host_policy(bucket_arns, kms_key_arns, log_group_arn, metric_namespace)
+    def ensure_policy(self, role_exists, bucket_arns, kms_key_arns, **grants):
+        wanted = host_policy.host_policy(bucket_arns, kms_key_arns, **grants)
         current = None
         if role_exists:
             found = self.call(

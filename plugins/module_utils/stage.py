@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import os
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import rules, watch
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import caddy_storage, rules, watch
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
 
 BUCKET_PURPOSES = {
@@ -367,6 +367,7 @@ def derive(values, account_id, partition, app_build=False, export_timer=True):
     buckets = bucket_names(f"{resource}-{account_id}")
     parameter_path = f"/convex/{name}"
     log_group = f"/convex/{resource}"
+    caddy_secret = f"{resource}/caddy-storage"
     registry = values["convex_image_registry"]
     return {
         "name": name,
@@ -396,6 +397,11 @@ def derive(values, account_id, partition, app_build=False, export_timer=True):
         # may write (host_policy.py); the alarms, topic and dashboard are named from resource_name.
         "metric_namespace": f"{METRIC_NAMESPACE}/{resource}",
         "export_timer": export_timer,
+        # The host's role (host_role.py names it) and the copy of Caddy's storage only it may read
+        # and write (caddy_storage.py), named before the secret exists.
+        "host_role_arn": f"arn:{partition}:iam::{account_id}:role/{resource}-host",
+        "caddy_storage_secret": caddy_secret,
+        "caddy_storage_arn": caddy_storage.arn_pattern(partition, values["stage_region"], account_id, caddy_secret),
         "host_names": hosts,
         # The app's name while there is no app (and no other site has it): its record goes if it
         # still points at the host.

@@ -162,6 +162,17 @@ WRITES = {
         "tag_resource": SAFE,
         "untag_resource": SAFE,
     },
+    "secretsmanager": {
+        # A secret is named by the caller: a repeat that finds it made is the first attempt's, and
+        # the caller's find() reads it back. A repeat of a deletion finds the secret already marked
+        # deleted (InvalidRequestException, which also means the secret is in no state to delete).
+        "create_secret": done("ResourceExistsException"),
+        "delete_secret": done("InvalidRequestException"),
+        "restore_secret": SAFE,
+        "put_resource_policy": SAFE,
+        "tag_resource": SAFE,
+        "untag_resource": SAFE,
+    },
     "logs": {
         # A log group is named by the caller: a repeat that finds it made is the first attempt's.
         "create_log_group": done("ResourceAlreadyExistsException"),

@@ -10,8 +10,9 @@ version_added: 0.1.0
 description:
   - Makes, repairs or removes everything one deployment has on AWS - its network, its five buckets,
     its CloudWatch Logs group, its RDS database, its EC2 host with role and Elastic IP, its
-    three DNS records, and what watches it (an SNS topic, alarms, a CloudWatch dashboard) - from the
-    stage model that M(convex_selfhost.aws.stage_info) returns.
+    three DNS records, what watches it (an SNS topic, alarms, a CloudWatch dashboard), and the
+    Secrets Manager secret the host keeps its copy of Caddy's storage in - from the stage model
+    that M(convex_selfhost.aws.stage_info) returns.
   - It does what the M(convex_selfhost.aws.network), M(convex_selfhost.aws.buckets),
     M(convex_selfhost.aws.database), M(convex_selfhost.aws.instance) and M(convex_selfhost.aws.dns)
     modules do, with the same code, in one process and side by side where nothing depends on
@@ -56,7 +57,9 @@ options:
     description:
       - With O(state=absent), remove the deployment's CloudWatch Logs group, with the containers'
         logs in it. V(false) keeps it (with its retention) after the host has gone.
-      - The alarms, the dashboard and the SNS topic always go with the deployment.
+      - The alarms, the dashboard and the SNS topic always go with the deployment. The secret with
+        the copy of Caddy's storage is scheduled for deletion in 7 days; the deployment made again
+        before then gets it back, certificates and all.
     type: bool
     default: true
   export_logs:
@@ -166,6 +169,12 @@ logs:
       copied them (empty without).
   returned: with O(state=present), and with O(state=absent) and O(remove_logs)
   type: dict
+caddy_storage:
+  description:
+    - The secret holding the copy of Caddy's storage - C(secret_name), and with O(state=present)
+      C(secret_arn); with O(state=absent), C(deletion_date), when Secrets Manager deletes it.
+  returned: always
+  type: dict
 watch:
   description:
     - What watches the deployment - C(topic_arn), the SNS topic every alarm notifies; C(email),
@@ -210,6 +219,7 @@ import datetime
 
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import (
     buckets,
+    caddy_storage,
     database,
     database_input,
     database_record,
@@ -308,8 +318,9 @@ def present(module, actions, wanted):
     made_buckets = buckets.Buckets(module, wanted["buckets"], actions)
     made_logs = log_group.LogGroup(module, wanted["logs"], actions)
     made_watch = watch.Watch(module, wanted["watch"], actions)
-    net, stored, logs, topic = actions.parallel(
-        made_network.ensure, made_buckets.ensure, made_logs.ensure, made_watch.ensure_topic
+    made_storage = caddy_storage.CaddyStorage(module, wanted["caddy_storage"], actions)
+    net, stored, logs, topic, storage = actions.parallel(
+        made_network.ensure, made_buckets.ensure, made_logs.ensure, made_watch.ensure_topic, made_storage.ensure
     )
     wanted["database"].update(
         subnet_ids=net.get("private_subnet_ids") or [NEW, NEW],
@@ -353,6 +364,7 @@ def present(module, actions, wanted):
         "network": net,
         "buckets": stored,
         "logs": logs,
+        "caddy_storage": storage,
         "database": db,
         "host": machine,
         "database_record": record,
@@ -381,12 +393,15 @@ def absent(module, actions, wanted):
         )
         records.Records(module, wanted["records"], actions).ensure()
     made_host.remove(lifted=True)
+    # The copy of Caddy's storage only once the host that writes it is gone; it stays recoverable.
+    storage = caddy_storage.CaddyStorage(module, wanted["caddy_storage"], actions).remove()
     wanted["database"]["skip_final_snapshot"] = not module.params["final_snapshot"]
     stage = module.params["stage"]
     result = {
         "database": made_database.remove(lift=True, kept=stage.get("database_kept") or []),
         "protection_lifted": found,
         "watch": watched,
+        "caddy_storage": storage,
     }
     if module.params["remove_snapshots"]:
         result["snapshots_removed"] = made_database.remove_snapshots(STAGE_TAG, stage["name"])

@@ -90,6 +90,13 @@ options:
         C(cloudwatch:namespace) condition), such as C(ConvexSelfhost/convex-dev). Without it the
         host may put no metrics.
     type: str
+  caddy_storage_arn:
+    description:
+      - The Secrets Manager secret that holds the copy of Caddy's storage, which the host may read
+        and write (GetSecretValue, PutSecretValue), as an ARN ending in C(-??????), such as
+        C(arn:aws:secretsmanager:us-east-1:123456789012:secret:convex-dev/caddy-storage-??????).
+        The secret itself is not made here. Without it the host may read no secret.
+    type: str
   root_volume_size:
     description:
       - Size of the root volume in GiB (gp3, encrypted).

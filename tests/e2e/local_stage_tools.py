@@ -32,6 +32,8 @@ HYPERVISOR_KEY = "local-hypervisor"
 DOCKER_KEY = "local-docker"
 # The host's metrics publisher (the metrics role), every minute.
 METRICS_KEY = "local-metrics"
+# The host's copy of Caddy's storage (the caddy role's caddy-storage-copy).
+CADDY_KEY = "local-caddy"
 # inventories/local-fleet: each deployment's API name.
 DEPLOYMENTS_OF_THE_FLEET = {
     "local-a": "api.a.convex.localhost",
@@ -45,8 +47,9 @@ EMULATOR = MotoServer(REPO / ".cache" / "local", host=urlsplit(ENDPOINT).hostnam
 
 def controller_calls():
     """The AWS calls of the playbooks so far (the host's own traffic aside: the backend's S3,
-    dockerd's logs and the metrics publisher's)."""
-    return [c for c in EMULATOR.calls() if c.access_key not in (BACKEND_KEY, HYPERVISOR_KEY, DOCKER_KEY, METRICS_KEY)]
+    dockerd's logs, the metrics publisher's and the copy of Caddy's storage)."""
+    hosts = (BACKEND_KEY, HYPERVISOR_KEY, DOCKER_KEY, METRICS_KEY, CADDY_KEY)
+    return [c for c in EMULATOR.calls() if c.access_key not in hosts]
 
 
 def stage_env(playbook="site.yml", version="standin-1", extra=None, images="standin", inventory=None):

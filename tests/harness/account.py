@@ -334,6 +334,11 @@ def holdings(client, region):
         for topic in sns.list_topics()["Topics"]
     ]
     held["log_groups"] = [g["logGroupName"] for g in client("logs", region).describe_log_groups()["logGroups"]]
+    # A secret scheduled for deletion is still held (and billed) until its recovery window ends.
+    held["secrets"] = [
+        {"name": s["Name"], "deleted": bool(s.get("DeletedDate"))}
+        for s in client("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    ]
     return {
         kind: sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
         for kind, items in held.items()

@@ -43,6 +43,7 @@ def test_changes_come_in_the_same_order_on_every_run(aws, dev_stage):
     assert len(runs[0]) > 40, runs[0]
     assert runs[0] == runs[1] == runs[2]
     # What comes before the rest: the network and the buckets (side by side), then the database
-    # and the host, then DNS.
-    first_of = {kind: next(i for i, c in enumerate(runs[0]) if kind in c) for kind in ("VPC", "bucket", "DB", "host")}
-    assert first_of["VPC"] < first_of["bucket"] < first_of["DB"] < first_of["host"], first_of
+    # and the host (whose first change is its IAM role), then DNS.
+    kinds = ("VPC", "bucket", "DB", "IAM role")
+    first_of = {kind: next(i for i, c in enumerate(runs[0]) if kind in c) for kind in kinds}
+    assert first_of["VPC"] < first_of["bucket"] < first_of["DB"] < first_of["IAM role"], first_of

@@ -69,9 +69,10 @@ def test_the_host_may_write_the_streams_of_its_own_group_and_nothing_else(aws, d
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [f"arn:aws:logs:{DEV_REGION}:{account}:log-group:{GROUP}:log-stream:*"],
     }
-    # Every other statement is the buckets' or the metrics': no other logs action, and no other service.
+    # Every other statement is the buckets', the metrics' or the copy of Caddy's storage's: no other
+    # logs action, and no other service.
     actions = {a for s in document["Statement"] for a in s["Action"]}
-    assert {a.split(":")[0] for a in actions} == {"s3", "logs", "cloudwatch"}
+    assert {a.split(":")[0] for a in actions} == {"s3", "logs", "cloudwatch", "secretsmanager"}
     assert {a for a in actions if a.startswith("logs:")} == {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
