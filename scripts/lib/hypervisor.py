@@ -164,10 +164,11 @@ class Machines:
                     log(f"{instance['InstanceId']}: {' '.join(error.cmd)} failed: {error.stderr.strip()}")
 
     def keep_elastic_ips(self, instances):
-        """An instance started again keeps its Elastic IP as its public address ("Stop and start
-        Amazon EC2 instances": it retains its associated Elastic IP addresses). The emulator keeps
-        the association but gives the instance a new random public address at StartInstances:
-        the association is made again, which sets the address back."""
+        """A terminated instance lets its Elastic IP go. An instance started again keeps its
+        Elastic IP as its public address ("Stop and start Amazon EC2 instances": it retains its
+        associated Elastic IP addresses). The emulator keeps the association but gives the
+        instance a new random public address at StartInstances: the association is made again,
+        which sets the address back."""
         associated = {
             a["InstanceId"]: a
             for a in self.ec2.describe_addresses()["Addresses"]
@@ -175,6 +176,13 @@ class Machines:
         }
         for instance in instances:
             address = associated.get(instance["InstanceId"])
+            if instance["State"]["Name"] in GONE and address:
+                # A terminated instance's Elastic IP is disassociated from it and stays allocated
+                # to the account (EC2 User Guide, "Elastic IP addresses"); the emulator keeps the
+                # association, which would refuse the next AssociateAddress.
+                log(f"{instance['InstanceId']} is {instance['State']['Name']}: its Elastic IP is free again")
+                self.ec2.disassociate_address(AssociationId=address["AssociationId"])
+                continue
             if instance["State"]["Name"] in LIVE and address and instance.get("PublicIpAddress") != address["PublicIp"]:
                 log(f"{instance['InstanceId']} started again: its public address is its Elastic IP again")
                 self.ec2.associate_address(
