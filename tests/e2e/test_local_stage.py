@@ -10,6 +10,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -707,7 +709,7 @@ def test_upgrade_to_a_release_whose_migration_fails_offers_the_restore_not_a_dow
 def test_an_rds_snapshot_restore_moves_the_deployment_to_a_new_instance_and_keeps_the_old():
     """The snapshot the failed upgrade took, restored as the README says: a new instance, the
     backend's configuration pointing at it, the old one kept until a confirmed run removes it.
-    (The emulator keeps no data in its instances; the documents stay in the one MariaDB.)"""
+    The new instance is a MariaDB of its own, holding the snapshot's data (scripts/lib/rds_standin.py)."""
     rds = aws("rds")
     taken = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     snapshot = max(
@@ -756,6 +758,8 @@ README_EXPECTED = {
     "metadata_options": ['"http_put_response_hop_limit": 2', '"http_tokens": "required"'],
     "getent hosts": ["127.0.0.1"],
     "journalctl -u caddy": ["caddy"],
+    # The copy of Caddy's storage, saved by its timer a minute after the first run.
+    "caddy-storage-copy --no-pager --grep saved": ["caddy-storage-copy: saved"],
     # The stand-in's start-up line, which dockerd's awslogs driver sent to the emulator.
     "aws logs get-log-events": ["serving the API on 3210"],
 }
@@ -801,6 +805,54 @@ def test_readme_stage_commands_answer_on_the_local_stage():
         for shown in expected:
             assert shown in answer.stdout, f"{command}: {shown!r} not in\n{answer.stdout[-2000:]}"
         print(f"ran {command}")
+
+
+def served_certificate(name="api"):
+    """The serial number of the certificate Caddy serves for a name, through the Elastic IP's
+    listener on this machine, verified with the CA the run wrote."""
+    context = ssl.create_default_context(cafile=str(LOCAL_CA))
+    port = int(os.environ.get("LOCAL_HTTPS_PORT", "443"))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=f"{name}.convex.localhost") as tls,
+    ):
+        return tls.getpeercert()["serialNumber"]
+
+
+def test_a_lost_host_comes_back_with_site_yml_with_its_address_documents_and_certificate():
+    version = api_version()
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "lost", "documents": [{"n": 1}, {"n": 2}]})
+    kept = documents("lost")
+    # The copy of Caddy's storage as the host's timer keeps it (here at once, not within minutes).
+    assert on_host("systemctl", "start", "caddy-storage-copy.service").returncode == 0
+    secrets = aws("secretsmanager")
+    versions = secrets.list_secret_version_ids(SecretId="convex-local/caddy-storage")["Versions"]
+    assert [v for v in versions if "AWSCURRENT" in v.get("VersionStages", [])], "the host saved a copy"
+    serial, ca, lost = served_certificate(), LOCAL_CA.read_bytes(), instance_of()
+    elastic_ip = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [lost["InstanceId"]]}])
+    (address,) = [a["PublicIp"] for a in elastic_ip["Addresses"]]
+
+    # Lost: terminated (by mistake, or its zone failed); the hypervisor stand-in removes its container.
+    aws("ec2").terminate_instances(InstanceIds=[lost["InstanceId"]])
+    gone = subprocess.run(["docker", "inspect", f"convex-{lost['InstanceId']}"], capture_output=True, check=False)
+    assert gone.returncode != 0, "the terminated instance's container and disk are gone"
+    assert from_this_machine("api", "/version")[0] != 0, "nothing answers at the Elastic IP"
+
+    run = local_stage("site", version=version)
+    print(f"a lost host back with site.yml: {run.seconds:.0f} s")
+    found = instance_of()
+    assert found["InstanceId"] != lost["InstanceId"]
+    again = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [found["InstanceId"]]}])
+    assert [a["PublicIp"] for a in again["Addresses"]] == [address], "the same Elastic IP, on the new host"
+    assert from_this_machine("api", "/version") == (0, version)
+    assert documents("lost") == kept, "the data is the database's, not the host's"
+    # Caddy started from the copy: the same certificate and the same CA, nothing ordered or made anew.
+    assert served_certificate() == serial
+    assert LOCAL_CA.read_bytes() == ca
+    restored = r"TASK \[caddy : Give a new host's Caddy the deployment's certificates[^\n]*\nchanged: \[local\]"
+    assert re.search(restored, run.stdout), run.stdout[-3000:]
+    second = local_stage("site", version=version)
+    assert unchanged(second.stdout, "local"), second.stdout[-3000:]
 
 
 @pytest.mark.parametrize(
