@@ -108,6 +108,9 @@ class CaddyStorage:
                     "restore_secret",
                     SecretId=secret["ARN"],
                 )
+                if self.module.check_mode:
+                    # Secrets Manager answers nothing else of a secret marked for deletion.
+                    return {"secret_name": self.name, "secret_arn": secret["ARN"]}
             found = self.actions.call(
                 self.secrets, f"read the policy of {self.name}", "get_resource_policy", SecretId=secret["ARN"]
             )

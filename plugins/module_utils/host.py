@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import host_policy, host_role, rules
 from ansible_collections.convex_selfhost.aws.plugins.module_utils import tags as tag_helpers
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.actions import Actions, aws_tags, dict_tags
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.host_role import HostRole
@@ -117,7 +117,7 @@ class Host:
         self.module = module
         self.params = params
         self.name = params["name"]
-        self.role_name = f"{self.name}-host"
+        self.role_name = host_role.role_name(self.name)
         self.alarm_name = f"{self.name}-recover"
         self.ec2 = module.aws_client("ec2", region=region)
         self.actions = actions or Actions(module, params)

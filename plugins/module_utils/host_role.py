@@ -17,11 +17,16 @@ FORMER_POLICIES = ("convex-storage-and-parameters",)
 MISSING = ("NoSuchEntity",)
 
 
+def role_name(host_name):
+    """The host's role and instance profile, named after the host (the stage model's ARNs too)."""
+    return f"{host_name}-host"
+
+
 class HostRole:
     def __init__(self, module, actions, name, tags):
         self.module = module
         self.actions = actions
-        self.name = f"{name}-host"
+        self.name = role_name(name)
         self.host_name = name
         self.tags = tags
 

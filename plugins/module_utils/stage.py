@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import os
 
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import caddy_storage, rules, watch
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import caddy_storage, host_role, rules, watch
 from ansible_collections.convex_selfhost.aws.plugins.module_utils.tags import PROTECTED_KEY
 
 BUCKET_PURPOSES = {
@@ -399,7 +399,7 @@ def derive(values, account_id, partition, app_build=False, export_timer=True):
         "export_timer": export_timer,
         # The host's role (host_role.py names it) and the copy of Caddy's storage only it may read
         # and write (caddy_storage.py), named before the secret exists.
-        "host_role_arn": f"arn:{partition}:iam::{account_id}:role/{resource}-host",
+        "host_role_arn": f"arn:{partition}:iam::{account_id}:role/{host_role.role_name(resource)}",
         "caddy_storage_secret": caddy_secret,
         "caddy_storage_arn": caddy_storage.arn_pattern(partition, values["stage_region"], account_id, caddy_secret),
         "host_names": hosts,

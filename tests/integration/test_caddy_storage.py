@@ -113,6 +113,10 @@ def test_teardown_schedules_the_deletion_and_the_stage_made_again_gets_the_copy_
     for snapshot in rds.describe_db_snapshots(SnapshotType="automated")["DBSnapshots"]:
         rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
 
+    before = len(aws.calls())
+    checked = ok(dev_stage("provision.yml", flags=["--check", "--diff"]))
+    assert f"restore the secret {COPY}, which a teardown scheduled for deletion" in checked
+    assert [c for c in aws.calls()[before:] if c.writes] == [], "check mode wrote"
     back = ok(dev_stage("provision.yml", flags=["--diff"]))
     assert f"restore the secret {COPY}, which a teardown scheduled for deletion" in back
     assert not client.describe_secret(SecretId=COPY).get("DeletedDate")
