@@ -77,7 +77,9 @@ def backend_up(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - a fixed local URL
             return 1.0 if answer.status == 200 else 0.0
-    except OSError:
+    except OSError as error:
+        # Why, in the journal beside the 0 sent: refused (down), timed out (stalled), or an error.
+        print(f"convex-metrics: the backend did not answer {url}: {error}", file=sys.stderr)
         return 0.0
 
 
