@@ -198,6 +198,12 @@ class Databases:
                 self._record_path(identifier).unlink(missing_ok=True)
         for identifier, instance in live.items():
             name = container_name(identifier)
+            if name not in held and not self._record_path(identifier).exists():
+                # Made by a call whose own follow() has not run yet (another deployment's, answered
+                # by the emulator a moment ago): that follow() records what the instance was given
+                # and then makes its container, with its master user and database.
+                log(f"{identifier}: its container waits for its own call to be followed")
+                continue
             if name not in held:
                 self._create(identifier, instance)
             elif docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
