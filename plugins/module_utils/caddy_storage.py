@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The copy of Caddy's storage kept off the host: one Secrets Manager secret per deployment, which
 the host itself fills (the caddy role's caddy-storage-copy) with Caddy's certificates, its ACME
-account and, with caddy_tls internal, its own CA. A new host (a lost one made again, a replacement)
+account and, with caddy_tls internal, its own CA. A new host (a lost one that site.yml makes again)
 starts Caddy from it, so Caddy orders nothing it already holds: Let's Encrypt issues at most five
 certificates for one set of names in 168 hours, and Caddy's documentation says its data folder is
 not a cache.
