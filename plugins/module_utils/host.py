@@ -64,6 +64,12 @@ ROOT_SIZE_TAG = "convex_selfhost:root-volume-gb"
 # The OS sees a volume's new size once its modification is "optimizing" (Amazon EBS User Guide,
 # "Monitor the progress of volume modifications"): the file system can grow from then on.
 GROWN_STATES = ("optimizing", "completed")
+# A host launched beside the running one by a replacement (replacement.py) carries this tag until
+# the Elastic IP has moved to it. Whichever instance holds the Elastic IP is the deployment's host.
+NEXT_TAG = "convex_selfhost:replacement"
+# The OS the host was launched with, so that a later stage_os is compared with it at no cost
+# (stage_info): the image is used only at launch.
+OS_TAG = "convex_selfhost:os"
 # EC2 may not know a new instance profile for some seconds: "not yet", retried with backoff.
 PROFILE_NOT_YET = {"InvalidParameterValue": "iamInstanceProfile"}
 
@@ -124,12 +130,14 @@ class Host:
         self.role = HostRole(module, self.actions, self.name, self.wanted_tags())
         self.region = region
         self.found = None  # the instance as last described; None until find_instance asks
+        self.spares = []  # the deployment's other live instances (a replacement under way)
         self.owner = None  # the account of the instance's reservation, as last described
         self.termination = {}  # instance id: its termination protection, as read this run
         # Only a host seen is taken: "no host yet" is asked again, so that a later module of the
         # same run never launches a second one on an answer from before the first launch.
         if seen and seen.get("instance"):
             self.found = (seen["instance"],)
+            self.spares = list(seen.get("spares") or [])
             self.termination.update(seen.get("termination") or {})
 
     @property
@@ -142,7 +150,8 @@ class Host:
         """What this run has read of the host, for a later module of the same run (the stage
         model hands it to the deployment module); JSON-safe."""
         instance = self.found[0] if self.found else None
-        return json.loads(json.dumps({"instance": instance, "termination": self.termination}, default=str))
+        seen = {"instance": instance, "spares": self.spares, "termination": self.termination}
+        return json.loads(json.dumps(seen, default=str))
 
     def call(self, client, action, method, missing=(), **kwargs):
         return self.actions.call(client, action, method, missing=missing, **kwargs)
@@ -162,11 +171,29 @@ class Host:
         reservations = self.call(self.ec2, "look up the host", "describe_instances", Filters=filters)["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         self.owner = next((r.get("OwnerId") for r in reservations), None)
-        if len(instances) > 1:
-            ids = ", ".join(i["InstanceId"] for i in instances)
-            self.module.fail_json(msg=f"several instances are named {self.name} ({ids}); terminate the extra ones")
-        self.found = (instances[0] if instances else None,)
-        return self.found[0]
+        current, self.spares = self.current_of(instances)
+        self.found = (current,)
+        return current
+
+    def current_of(self, instances):
+        """The deployment's host among its live instances, and the others. A replacement launches an
+        instance beside the host and then moves the Elastic IP to it (one AssociateAddress, so a run
+        cut short anywhere leaves one answer): with several, the host is the one holding the Elastic
+        IP (read only then), else the one not launched as a replacement."""
+        if len(instances) <= 1:
+            return (instances[0] if instances else None), []
+        holder = (self.find_address() or {}).get("InstanceId")
+        current = next((i for i in instances if i["InstanceId"] == holder), None)
+        if current is None:
+            settled = [i for i in instances if NEXT_TAG not in dict_tags(i.get("Tags"))]
+            if len(settled) != 1:
+                ids = ", ".join(i["InstanceId"] for i in instances)
+                self.module.fail_json(
+                    msg=f"several instances are named {self.name} ({ids}) and its Elastic IP is on none of them; "
+                    "terminate the extra ones"
+                )
+            current = settled[0]
+        return current, [i for i in instances if i is not current]
 
     def termination_protected(self, instance):
         """Read once per run: the protection check and the repair ask the same question."""
@@ -212,7 +239,9 @@ class Host:
             )
         return image
 
-    def launch(self):
+    def launch(self, replacement=False):
+        """A new host; with replacement, one beside the running host, tagged as such (NEXT_TAG)
+        until the Elastic IP moves to it. Returns the instance as described, None in check mode."""
         params = self.params
         image = self.image()
         volume = {"VolumeSize": params["root_volume_size"], "VolumeType": "gp3", "Encrypted": True}
@@ -230,7 +259,10 @@ class Host:
             "MetadataOptions": METADATA_OPTIONS,
             "BlockDeviceMappings": [{"DeviceName": image.get("RootDeviceName", "/dev/xvda"), "Ebs": volume}],
             "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": aws_tags(self.host_tags())},
+                {
+                    "ResourceType": "instance",
+                    "Tags": aws_tags({**self.host_tags(), **({NEXT_TAG: "next"} if replacement else {})}),
+                },
                 {"ResourceType": "volume", "Tags": aws_tags(self.wanted_tags("root"))},
             ],
         }
@@ -255,6 +287,9 @@ class Host:
         self.ec2.wait("instance_running", InstanceIds=[instance_id])
         if params["termination_protection"]:
             self.set_termination_protection(instance_id, True)
+        if replacement:
+            self.find_instance(fresh=True)
+            return next(i for i in self.spares if i["InstanceId"] == instance_id)
         return self.find_instance(fresh=True)
 
     def resize(self, instance, instance_type):
@@ -343,7 +378,7 @@ class Host:
         self.actions.repair_tags(
             "the host",
             tags,
-            self.host_tags(),
+            self.host_tags(tags),
             add=lambda tags: self.call(
                 self.ec2, "tag the host", "create_tags", Resources=[instance_id], Tags=aws_tags(tags)
             ),
@@ -470,13 +505,17 @@ class Host:
             )
         if address:
             result["allocation_id"] = address["AllocationId"]
+        if self.spares:
+            result["spare_instance_ids"] = [i["InstanceId"] for i in self.spares]
         return result
 
-    def host_tags(self):
+    def host_tags(self, current=None):
         """The host's tags record its protection, its alarm and its root volume's size, so a later
         run that turns one off, or asks another size, knows to look, without reading them on every
-        run."""
+        run. They record the OS it was launched with, which only a new host changes (current: its
+        tags now)."""
         tags = self.wanted_tags()
+        tags[OS_TAG] = (current or {}).get(OS_TAG) or self.params["os"]
         tags[ROOT_SIZE_TAG] = str(self.params["root_volume_size"])
         if self.params["termination_protection"]:
             tags[tag_helpers.PROTECTED_KEY] = "true"
@@ -535,16 +574,19 @@ class Host:
         """lifted: the caller has turned termination protection off in this run (or would have,
         in check mode)."""
         instance = self.find_instance()
-        if instance is not None:
-            instance_id = instance["InstanceId"]
-            if not lifted and self.termination_protected(instance):
+        # A replacement cut short may have left a second instance: it goes too.
+        instances = [instance, *self.spares] if instance is not None else []
+        for each in instances:
+            if not lifted and self.termination_protected(each):
                 self.module.fail_json(
-                    msg=f"the host {instance_id} has termination protection on; nothing was removed. Set "
+                    msg=f"the host {each['InstanceId']} has termination protection on; nothing was removed. Set "
                     "termination_protection: false with state: present first if it really must go"
                 )
-            self.act(self.ec2, f"terminate {instance_id}", "terminate_instances", InstanceIds=[instance_id])
+        if instances:
+            ids = [i["InstanceId"] for i in instances]
+            self.act(self.ec2, f"terminate {', '.join(ids)}", "terminate_instances", InstanceIds=ids)
             if not self.module.check_mode:
-                self.ec2.wait("instance_terminated", InstanceIds=[instance_id])
+                self.ec2.wait("instance_terminated", InstanceIds=ids)
         address = self.find_address()
         if address is not None:
             if address.get("AssociationId"):

@@ -29,13 +29,14 @@ def refusal(name, found, protected, confirm, variable, removing):
     return None
 
 
-def replacing_refusal(name, found, protected, confirm, variable):
-    """Why a run that replaces the deployment's data (a restore, a copy into it) must stop, or None."""
+def replacing_refusal(name, found, protected, confirm, variable, what="data"):
+    """Why a run that replaces the deployment's data (a restore, a copy into it) or its host
+    (what="host") must stop, or None."""
     if confirm == name or not (found or protected):
         return None
     why = "; ".join(found) or "its settings say stage_protected: true"
     return (
-        f"Deployment {name} is protected ({why}); its data was not touched. If it really must be replaced, run "
+        f"Deployment {name} is protected ({why}); its {what} was not touched. If it really must be replaced, run "
         f"again with -e {variable}={name}"
     )
 
@@ -79,3 +80,7 @@ def lift(host, found):
     instance = host.find_instance()
     if instance is not None and any("termination protection" in line for line in found):
         host.set_termination_protection(instance["InstanceId"], False)
+    # A replacement cut short may have left a second instance, protected as the host was.
+    for spare in host.spares:
+        if host.termination_protected(spare):
+            host.set_termination_protection(spare["InstanceId"], False)

@@ -196,6 +196,15 @@ def architecture_mismatch(instance_type, found, architecture):
     return f"{instance_type!r} is {found}, but the architecture is {architecture}: use {example}"
 
 
+def image_id_problem(value):
+    """An AMI id (EC2's ami- and 8 or 17 hexadecimal digits), or empty for the newest official image."""
+    if not isinstance(value, str):
+        return f"{value!r} is not text"
+    if value and not re.fullmatch(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
+        return f"{value!r} is not an image id such as ami-0123456789abcdef0 (empty: the newest official image)"
+    return None
+
+
 def db_class_problem(value):
     match = _DB_CLASS.fullmatch(value) if isinstance(value, str) else None
     if not match:

@@ -91,6 +91,9 @@ SETTINGS = {
     "stage_os": ("debian13", _choice(*OPERATING_SYSTEMS)),
     "stage_architecture": ("arm64", _choice(*ARCHITECTURES)),
     "stage_instance_type": ("t4g.small", _text),
+    # An image the host runs, pinned; empty: the newest official image of stage_os at launch. A
+    # running host changes its image only through playbooks/replace.yml.
+    "stage_image_id": ("", rules.image_id_problem),
     # The host's root volume: grown in place on a later run (never shrunk).
     "stage_root_volume_gb": (30, lambda v: rules.integer_problem(v, 8, 16384)),
     # A swap file on the host (MiB; 0: none), so that a memory spike slows the backend down

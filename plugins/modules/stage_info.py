@@ -78,6 +78,15 @@ options:
         Needs O(aws_checks).
     type: bool
     default: false
+  replacing_host:
+    description:
+      - The run replaces the deployment's host (playbooks/replace.yml). What a new host needs is
+        checked (its type, its image, its key pair) and RV(stage.image_id) names its image, a host
+        running already or not; a change of type is the new host's, not a resize. A protected
+        deployment is refused unless O(confirm) names it. Without it, a running host whose
+        C(stage_os) or C(stage_image_id) changed is refused, naming the setting and the playbook.
+    type: bool
+    default: false
   resize_confirm:
     description:
       - A new C(stage_instance_type) stops a protected deployment's host; it is refused unless this
@@ -182,7 +191,10 @@ stage:
       description: The backend and dashboard image references.
       type: dict
     image_id:
-      description: The newest image of the stage's operating system and architecture; empty without O(aws_checks).
+      description:
+        - The image a new host is launched from (C(stage_image_id), or the newest of the stage's
+          operating system and architecture); empty when a host runs and O(replacing_host) is not
+          set, and without O(aws_checks).
       type: str
     zone_id:
       description: The Route 53 hosted zone id; empty without a zone or without O(aws_checks).
@@ -316,10 +328,21 @@ def launch_problems(ec2, values, region):
         if architecture not in runs:
             found = "/".join(runs) or "of no architecture EC2 names"
             problems.append(f"stage_instance_type: {rules.architecture_mismatch(instance_type, found, architecture)}")
-    image = find_image(ec2.describe_images, values["stage_os"], architecture)
-    if image is None:
-        problems.append(f"stage_os: no {values['stage_os']} {architecture} image was found in {region}")
+    pinned = values["stage_image_id"]
+    if pinned:
+        image = next(iter(ec2.describe_images(Filters=[{"Name": "image-id", "Values": [pinned]}])["Images"]), None)
+        if image is None:
+            problems.append(f"stage_image_id: no image {pinned} is available in {region}")
+        elif image.get("Architecture") != architecture:
+            problems.append(
+                f"stage_image_id: {pinned} is an {image.get('Architecture')} image, but stage_architecture is "
+                f"{architecture}"
+            )
     else:
+        image = find_image(ec2.describe_images, values["stage_os"], architecture)
+        if image is None:
+            problems.append(f"stage_os: no {values['stage_os']} {architecture} image was found in {region}")
+    if image is not None and not problems:
         image_id = image["ImageId"]
     key = values["stage_ssh_key_name"]
     if key and not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [key]}])["KeyPairs"]:
@@ -343,9 +366,14 @@ def refuse_unconfirmed(module, values, recorded):
     tags included, is written; so does a run that replaces a protected deployment's data. (The
     deployment module checks the database too.)"""
     params = module.params
-    if params["replacing_data"]:
+    if params["replacing_data"] or params["replacing_host"]:
         why = protection.replacing_refusal(
-            values["stage_name"], recorded, values["stage_protected"], params["confirm"], params["confirm_variable"]
+            values["stage_name"],
+            recorded,
+            values["stage_protected"],
+            params["confirm"],
+            params["confirm_variable"],
+            "host" if params["replacing_host"] else "data",
         )
     else:
         why = protection.refusal(
@@ -382,7 +410,8 @@ def resize(module, values, instance, recorded, ec2):
     if problem:
         return [
             f"stage_instance_type: the host {instance_id} runs an {architecture} image, and "
-            f"{problem}. A host cannot change its architecture in place: it needs a new host"
+            f"{problem}. A host cannot change its architecture in place: it needs a new host "
+            f"({replace_command(values)})"
         ], {}
     if (values["stage_protected"] or recorded) and module.params["resize_confirm"] != name:
         return [
@@ -390,6 +419,26 @@ def resize(module, values, instance, recorded, ec2):
             f"{instance['InstanceType']} to a {wanted}: run again with -e resize_confirm={name} to confirm"
         ], {}
     return [], {"instance_id": instance_id, "from": instance["InstanceType"], "to": wanted, "state": state}
+
+
+def new_host_problems(values, instance, command):
+    """Settings only a new host can take, changed on a running one: each is refused by name, with
+    the command that replaces the host. The OS is the one the host recorded at launch (a host from
+    before that record is taken to run stage_os)."""
+    problems, instance_id = [], instance["InstanceId"]
+    launched_with = dict_tags(instance.get("Tags")).get(host.OS_TAG, values["stage_os"])
+    if launched_with != values["stage_os"]:
+        problems.append(
+            f"stage_os: the host {instance_id} runs {launched_with}; a host changes its OS only by being replaced: "
+            f"{command}"
+        )
+    pinned = values["stage_image_id"]
+    if pinned and pinned != instance["ImageId"]:
+        problems.append(
+            f"stage_image_id: the host {instance_id} runs {instance['ImageId']}; a host changes its image only by "
+            f"being replaced: {command}"
+        )
+    return problems
 
 
 def root_volume_problems(machine, values, instance, ec2):
@@ -422,9 +471,11 @@ def aws_problems(module, values):
         instance = machine.find_instance()
         recorded = protection.recorded(machine, None, thorough=False)
         refuse_unconfirmed(module, values, recorded)
-        if instance is None:
+        if instance is None or module.params["replacing_host"]:
+            # A replacement is a new host: what a launch needs is checked, and nothing of the old.
             problems, found["image_id"] = launch_problems(ec2, values, region)
         else:
+            problems.extend(new_host_problems(values, instance, replace_command(values)))
             resize_problems, found["host_resize"] = resize(module, values, instance, recorded, ec2)
             problems.extend(resize_problems)
             problems.extend(root_volume_problems(machine, values, instance, ec2))
@@ -440,6 +491,12 @@ def aws_problems(module, values):
     except (BotoCoreError, ClientError) as error:
         module.fail_aws(error, "check the deployment's settings with AWS")
     return problems, found
+
+
+def replace_command(values):
+    """The command that replaces the deployment's host, as the refusals name it."""
+    confirm = f" -e replace_confirm={values['stage_name']}" if values["stage_protected"] else ""
+    return f"ansible-playbook playbooks/replace.yml -i <inventory> --limit {values['stage_name']}{confirm}"
 
 
 def account(module, values, owner):
@@ -482,6 +539,7 @@ def main():
             "confirm": {"type": "str", "default": ""},
             "confirm_variable": {"type": "str", "default": "confirm"},
             "replacing_data": {"type": "bool", "default": False},
+            "replacing_host": {"type": "bool", "default": False},
             "resize_confirm": {"type": "str", "default": ""},
         },
         require_region=False,

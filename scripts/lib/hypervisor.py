@@ -19,7 +19,8 @@ What each state means, from the EC2 User Guide:
 - "Reboot your instance": an OS reboot; the instance stays on its host (here: a container restart).
 - "Elastic IP addresses": the address stays with the instance across a stop and start, and moves
   with AssociateAddress. Here the address is a listener on this machine (127.0.0.1:443 for the local
-  stage) that forwards to the container holding the Elastic IP at that moment.
+  stage) that forwards to the container holding the Elastic IP at that moment; a move resets the
+  connections it was forwarding, as the instance the address moved to resets their next packets.
 
 The containers run this machine's architecture whatever the instance type says (an arm64 type on
 an x86_64 machine), and get the memory and vCPUs of the type (DescribeInstanceTypes, capped at this
@@ -294,6 +295,8 @@ class Addresses:
         self.listeners = listeners  # {deployment: (host, port)}
         self.targets = {}  # {deployment: container name}
         self.ips = {}  # {container name: its address on Docker's bridge}, as last looked up
+        self.flows = set()  # (deployment, target, client socket, upstream socket) being forwarded
+        self.flows_lock = threading.Lock()
 
     def follow(self):
         found = {}
@@ -302,10 +305,18 @@ class Addresses:
             deployment = tags.get(STAGE_TAG)
             if deployment in self.listeners and address.get("InstanceId"):
                 found[deployment] = container_name(address["InstanceId"])
-        for deployment in self.listeners:
-            if self.targets.get(deployment) != found.get(deployment):
-                log(f"the Elastic IP of {deployment} now leads to {found.get(deployment) or 'nothing'}")
+        moved = [d for d in self.listeners if self.targets.get(d) != found.get(d)]
+        for deployment in moved:
+            log(f"the Elastic IP of {deployment} now leads to {found.get(deployment) or 'nothing'}")
         self.targets = found
+        # On EC2 a moved address takes its established flows with it: their next packets reach an
+        # instance that holds no such connection, and TCP resets them. So does this listener.
+        with self.flows_lock:
+            ended = [f for f in self.flows if f[0] in moved and f[1] != found.get(f[0])]
+        for _deployment, _target, *ends in ended:
+            for end in ends:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
         # A container's bridge address may change when it starts again: looked up after every
         # followed call, and again when a connection to the one known fails.
         self.ips = {name: _container_address(name) for name in found.values()}
@@ -341,8 +352,13 @@ class Addresses:
             # As an Elastic IP with no running instance behind it: nothing answers.
             client.close()
             return
+        flow = (deployment, target, client, upstream)
+        with self.flows_lock:
+            self.flows.add(flow)
         threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
         _pump(client, upstream)
+        with self.flows_lock:
+            self.flows.discard(flow)
 
 
 def _container_address(name):
