@@ -167,6 +167,47 @@ def test_a_resize_goes_one_deployment_at_a_time_and_stops_at_the_first_failure()
     assert {h: r["changed"] for h, r in recap(again.stdout, *DEPLOYMENTS).items()} == dict.fromkeys(DEPLOYMENTS, 0)
 
 
+def test_a_replacement_goes_one_deployment_at_a_time_and_a_failure_leaves_the_old_host_serving():
+    before = {d: (instance_of(d)["InstanceId"], started_at(d)) for d in DEPLOYMENTS}
+    older = ("-e", "stage_image_id=ami-0d13a2b3c4d5e6f01", "-e", "stage_instance_type=t4g.medium")
+    # EC2 refuses to move the Elastic IP (as it does to an instance not in a state to take it): the
+    # first deployment's replacement fails at its switch, after its old backend has stopped.
+    policy = FaultPolicy(refuse={"AssociateAddress": "IncorrectInstanceState"})
+    with FaultProxy(ENDPOINT, policy) as proxy:
+        run = fleet(
+            "site",
+            *older,
+            playbook="replace.yml",
+            version="standin-2",
+            check=False,
+            extra_env={"LOCAL_STAGE_AWS_ENDPOINT": proxy.endpoint},
+        )
+    assert run.returncode != 0
+    assert "Replacement of the host of local-a failed; the rollout stopped here" in run.stdout, run.stdout[-3000:]
+    assert f"the old host {before['local-a'][0]} holds the Elastic IP and serves, its backend started again" in (
+        run.stdout
+    ), run.stdout[-3000:]
+    assert "local-b: the host" not in run.stdout, "the next deployment must not be touched"
+    for deployment in DEPLOYMENTS:
+        # One live instance each (instance_of asserts it): the new host of local-a was terminated.
+        assert instance_of(deployment)["InstanceId"] == before[deployment][0]
+        assert version_of(deployment) == "standin-2"
+    assert started_at("local-b") == before["local-b"][1]
+
+    run = fleet("site", *older, playbook="replace.yml", version="standin-2")
+    said = [m.start() for m in re.finditer(r'"msg": "local-[ab]: the host \S+ is replaced by', run.stdout)]
+    gates = [m.start() for m in re.finditer(r"TASK \[Health gate - the backend answers through Caddy\]", run.stdout)]
+    # One at a time: local-b's replacement starts after local-a's health gate.
+    assert len(said) == 2 and len(gates) == 2 and said[0] < gates[0] < said[1] < gates[1], run.stdout[-3000:]
+    for deployment in DEPLOYMENTS:
+        instance = instance_of(deployment)
+        assert instance["InstanceId"] != before[deployment][0]
+        assert (instance["ImageId"], instance["InstanceType"]) == ("ami-0d13a2b3c4d5e6f01", "t4g.medium")
+        assert version_of(deployment) == "standin-2"
+    again = fleet("site", *older, playbook="replace.yml", version="standin-2")
+    assert {h: r["changed"] for h, r in recap(again.stdout, *DEPLOYMENTS).items()} == dict.fromkeys(DEPLOYMENTS, 0)
+
+
 def test_teardown_of_one_deployment_leaves_the_other_serving():
     fleet(
         "site",

@@ -823,6 +823,15 @@ def served_certificate(name="api"):
         return tls.getpeercert()["serialNumber"]
 
 
+# Two images of Debian 13 arm64 the emulator offers (tests/data/emulator-amis.json).
+OLDER_IMAGE, NEWEST_IMAGE = "ami-0d13a2b3c4d5e6f01", "ami-0d13a2b3c4d5e6f02"
+
+
+def elastic_ip_of(instance_id):
+    found = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [instance_id]}])
+    return [a["PublicIp"] for a in found["Addresses"]]
+
+
 def test_a_lost_host_comes_back_with_site_yml_with_its_address_documents_and_certificate():
     version = api_version()
     backend_function("mutation", "_system/frontend/addDocument", {"table": "lost", "documents": [{"n": 1}, {"n": 2}]})
@@ -842,10 +851,12 @@ def test_a_lost_host_comes_back_with_site_yml_with_its_address_documents_and_cer
     assert gone.returncode != 0, "the terminated instance's container and disk are gone"
     assert from_this_machine("api", "/version")[0] != 0, "nothing answers at the Elastic IP"
 
-    run = local_stage("site", version=version)
+    # Made again from an image pinned by stage_image_id (an older one), which the next test replaces.
+    run = local_stage("site", "-e", f"stage_image_id={OLDER_IMAGE}", version=version)
     print(f"a lost host back with site.yml: {run.seconds:.0f} s")
     found = instance_of()
     assert found["InstanceId"] != lost["InstanceId"]
+    assert found["ImageId"] == OLDER_IMAGE
     again = aws("ec2").describe_addresses(Filters=[{"Name": "instance-id", "Values": [found["InstanceId"]]}])
     assert [a["PublicIp"] for a in again["Addresses"]] == [address], "the same Elastic IP, on the new host"
     assert from_this_machine("api", "/version") == (0, version)
@@ -857,6 +868,49 @@ def test_a_lost_host_comes_back_with_site_yml_with_its_address_documents_and_cer
     assert re.search(restored, run.stdout), run.stdout[-3000:]
     second = local_stage("site", version=version)
     assert unchanged(second.stdout, "local"), second.stdout[-3000:]
+
+
+def test_a_newer_image_replaces_the_host_beside_it_with_its_address_documents_and_certificate():
+    version = api_version()
+    old = instance_of()
+    assert old["ImageId"] == OLDER_IMAGE, "the host the test above made again"
+    backend_function("mutation", "_system/frontend/addDocument", {"table": "replaced", "documents": [{"n": 1}]})
+    kept, serial, ca = documents("replaced"), served_certificate(), LOCAL_CA.read_bytes()
+    address = elastic_ip_of(old["InstanceId"])
+    (exports,) = [
+        b["Name"] for b in aws("s3").list_buckets()["Buckets"] if re.fullmatch(r"convex-local-\d+-exports", b["Name"])
+    ]
+    exports_before = export_keys(exports)
+
+    # Without the pin, the stage asks for the newest image: replace.yml, while a client on this
+    # machine polls through the Elastic IP's address.
+    client = PollingClientHere().start()
+    time.sleep(2)
+    run = local_stage("site", playbook="replace.yml", version=version)
+    time.sleep(2)
+    seen = client.stop()
+    print(f"replace.yml to a newer image: {run.seconds:.0f} s; the polling client saw {json.dumps(seen)}")
+    assert set(seen["versions"]) == {version} and seen["sent"] > seen["failed"], seen
+
+    new = instance_of()
+    assert new["InstanceId"] != old["InstanceId"] and new["ImageId"] == NEWEST_IMAGE
+    (gone,) = aws("ec2").describe_instances(InstanceIds=[old["InstanceId"]])["Reservations"][0]["Instances"]
+    assert gone["State"]["Name"] == "terminated"
+    container = subprocess.run(["docker", "inspect", f"convex-{old['InstanceId']}"], capture_output=True, check=False)
+    assert container.returncode != 0, "the old instance's container is gone"
+    assert elastic_ip_of(new["InstanceId"]) == address, "the same Elastic IP, moved to the new host"
+    assert from_this_machine("api", "/version") == (0, version)
+    assert documents("replaced") == kept
+    # Caddy on the new host started from the old host's copy: nothing ordered or made anew.
+    assert served_certificate() == serial
+    assert LOCAL_CA.read_bytes() == ca
+    restored = r"TASK \[caddy : Give a new host's Caddy the deployment's certificates[^\n]*\nchanged: \[local\]"
+    assert re.search(restored, run.stdout), run.stdout[-3000:]
+    assert len(export_keys(exports) - exports_before) == 1, "an export from the old backend"
+
+    again = local_stage("site", playbook="replace.yml", version=version)
+    assert unchanged(again.stdout, "local"), again.stdout[-3000:]
+    assert unchanged(local_stage("site", version=version).stdout, "local")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from ansible_collections.convex_selfhost.aws.plugins.filter.rules import FilterModule
-from ansible_collections.convex_selfhost.aws.plugins.module_utils import instance_types, rules
+from ansible_collections.convex_selfhost.aws.plugins.module_utils import instance_types, replacement, rules
 
 # (event, whether systemd takes it): as systemd-analyze calendar (systemd 252, Debian 12) judged
 # each one on 2026-12-04.
@@ -217,3 +217,28 @@ def test_log_retention_is_one_of_the_periods_cloudwatch_logs_takes():
         assert rules.log_retention_problem(days) is None, days
     for days in (2, 45, 4000, -1, "forever", None):
         assert "is not a retention CloudWatch Logs offers" in rules.log_retention_problem(days), days
+
+
+@pytest.mark.parametrize(
+    ("value", "usable"),
+    [
+        ("", True),
+        ("ami-0d13a2b3c4d5e6f01", True),
+        ("ami-12345678", True),
+        ("ami-0D13A2B3C4D5E6F01", False),
+        ("ami-123", False),
+        ("debian-13-arm64", False),
+        (None, False),
+    ],
+)
+def test_an_image_id_is_an_ami_id_or_empty(value, usable):
+    assert (rules.image_id_problem(value) is None) is usable
+
+
+def test_a_host_is_replaced_for_another_image_or_type_and_says_which():
+    current = {"ImageId": "ami-0d13a2b3c4d5e6f01", "InstanceType": "t4g.small"}
+    assert replacement.needed(current, "ami-0d13a2b3c4d5e6f01", "t4g.small") == ""
+    assert replacement.needed(current, "ami-0d13a2b3c4d5e6f02", "t4g.small") == (
+        "it runs the image ami-0d13a2b3c4d5e6f01, not ami-0d13a2b3c4d5e6f02"
+    )
+    assert replacement.needed(current, "ami-0d13a2b3c4d5e6f01", "t3.small") == "it is a t4g.small, not a t3.small"
