@@ -479,6 +479,12 @@ def aws_problems(module, values):
             resize_problems, found["host_resize"] = resize(module, values, instance, recorded, ec2)
             problems.extend(resize_problems)
             problems.extend(root_volume_problems(machine, values, instance, ec2))
+        if machine.spares:
+            beside = ", ".join(i["InstanceId"] for i in machine.spares)
+            module.warn(
+                f"{values['stage_name']} has an instance beside its host ({beside}): a replacement cut short. "
+                "playbooks/replace.yml finishes it; teardown.yml removes it with the host"
+            )
         found["host_address"] = stable_address(instance)
         found["host_instance_id"] = instance["InstanceId"] if instance is not None else ""
         found["host_seen"] = machine.seen_now()

@@ -96,6 +96,9 @@ def test_a_host_is_replaced_beside_the_old_one_and_each_step_resumes(provisioned
     run = dev_stage("provision.yml")
     assert run.returncode == 0 and "changed=0" in run.stdout, run.stdout[-3000:]
     assert set(instances(aws)) == {old_id, new_id} and address_holder(aws) == old_id
+    # Ansible wraps a warning's lines.
+    warned = " ".join((run.stdout + run.stderr).split())
+    assert f"has an instance beside its host ({new_id}): a replacement cut short" in warned, warned[-3000:]
 
     # The switch: the Elastic IP moves in one call; a second switch does nothing.
     switched, output = step(dev_stage, tmp_path, "switch", stage_image_id=OLDER_IMAGE, replace_instance=new_id)
