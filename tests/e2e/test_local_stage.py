@@ -942,6 +942,7 @@ def test_protection_recorded_in_aws_stops_a_wrong_inventory_or_e():
         ((), "teardown.yml", "teardown_confirm=local"),
         (("-e", "stage_protected=false"), "teardown.yml", "teardown_confirm=local"),
         ((), "site.yml", "unprotect_confirm=local"),
+        (("-e", "replace_always=true"), "replace.yml", "replace_confirm=local"),
     ):
         run = local_stage("site", *args, playbook=playbook, check=False)
         assert run.returncode != 0
