@@ -39,10 +39,12 @@ from local_stage_tools import (
     on_host,
     recap,
     stage_resources,
+    start_local_stage,
     succeeded,
     unchanged,
     upgrade_under_a_polling_client,
 )
+from process_tree import kill_tree
 from readme_commands import needs_a_stage, readme_commands
 
 pytestmark = pytest.mark.usefixtures("fresh_local_stage")
@@ -911,6 +913,41 @@ def test_a_newer_image_replaces_the_host_beside_it_with_its_address_documents_an
     again = local_stage("site", playbook="replace.yml", version=version)
     assert unchanged(again.stdout, "local"), again.stdout[-3000:]
     assert unchanged(local_stage("site", version=version).stdout, "local")
+
+
+def deployment_instances():
+    """The local deployment's live instances, by id (instance_of() insists on one)."""
+    found = aws("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:convex_selfhost:stage", "Values": ["local"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    return {i["InstanceId"]: i for r in found for i in r["Instances"]}
+
+
+def test_a_replacement_killed_after_the_old_backend_stopped_is_finished_by_running_it_again():
+    version, old = api_version(), instance_of()
+    kept, serial, address = documents("replaced"), served_certificate(), elastic_ip_of(old["InstanceId"])
+    pinned = ("-e", f"stage_image_id={OLDER_IMAGE}")
+    run = start_local_stage("site", *pinned, playbook="replace.yml", version=version)
+    # The controller dies between the old backend's stop and the move of the Elastic IP.
+    assert run.wait_for_line("TASK [Work on the new host again]", timeout=600), "".join(run.lines)[-3000:]
+    kill_tree(run.process.pid)
+    run.finish()
+    left = deployment_instances()
+    (launched,) = [i for i in left if i != old["InstanceId"]]
+    assert set(left) == {old["InstanceId"], launched}
+    assert elastic_ip_of(old["InstanceId"]) == address, "the old host holds the Elastic IP until the switch"
+
+    again = local_stage("site", *pinned, playbook="replace.yml", version=version)
+    print(f"replace.yml again after a kill: {again.seconds:.0f} s")
+    new = instance_of()
+    assert new["InstanceId"] == launched, "the new host an earlier run launched is taken up, not launched again"
+    assert new["ImageId"] == OLDER_IMAGE and elastic_ip_of(launched) == address
+    assert from_this_machine("api", "/version") == (0, version)
+    assert documents("replaced") == kept and served_certificate() == serial
+    assert unchanged(local_stage("site", *pinned, playbook="replace.yml", version=version).stdout, "local")
 
 
 @pytest.mark.parametrize(
