@@ -194,3 +194,24 @@ def test_replacing_a_protected_host_needs_its_name(aws, dev_stage, tmp_path):
     ec2 = aws.client("ec2", region_name=REGION)
     protection = ec2.describe_instance_attribute(InstanceId=new_id, Attribute="disableApiTermination")
     assert protection["DisableApiTermination"]["Value"] is True, "the new host is protected as the old one was"
+
+
+def test_check_mode_says_which_host_would_be_launched_and_writes_nothing(provisioned, dev_stage):
+    aws = provisioned
+    since = len(aws.calls())
+    run = dev_stage("replace.yml", flags=("--check", "--diff"), stage_image_id=OLDER_IMAGE)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert f"start a t4g.small host from {OLDER_IMAGE}" in run.stdout, run.stdout[-3000:]
+    assert [c for c in aws.calls()[since:] if c.writes] == []
+    assert len(instances(aws)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("stage_os", "windows2022"), ("stage_architecture", "sparc")], ids=["OS", "architecture"]
+)
+def test_replace_refuses_an_os_or_architecture_it_does_not_know_before_any_call(aws, dev_stage, setting, value):
+    since = len(aws.calls())
+    run = dev_stage("replace.yml", **{setting: value})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and setting in output and f"'{value}' is not one of" in output, output[-3000:]
+    assert aws.calls()[since:] == []
